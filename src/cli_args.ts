@@ -1,0 +1,134 @@
+/**
+ * The Python SDK's command-line flags, parsed the way argparse does it.
+ *
+ * @module
+ */
+
+/** The flags edgepod understands. */
+export interface CliArgs {
+  /** `--rp_log_level`: overrides `RUNPOD_LOG_LEVEL`. */
+  rpLogLevel?: string;
+  /** `--rp_debugger`: adds timing data to plain-object outputs. */
+  rpDebugger: boolean;
+  /** `--rp_serve_api`: serve the local dev API. */
+  rpServeApi: boolean;
+  /** `--rp_api_port`. @default 8000 */
+  rpApiPort: number;
+  /** `--rp_api_concurrency`: the dev API's concurrency limit. @default 1 */
+  rpApiConcurrency: number;
+  /** `--rp_api_host`. @default "localhost" */
+  rpApiHost: string;
+  /** `--test_input '<json>'`: the local test job, unparsed. */
+  testInput?: string;
+  /** `--test_output '<json>'`: the expected output of the local test job, unparsed. */
+  testOutput?: string;
+}
+
+/** The result of {@linkcode parseCliArgs}. */
+export interface ParsedCliArgs {
+  /** The recognised flags. */
+  args: CliArgs;
+  /** Arguments that are not ours, in order, for the user's own parser. */
+  rest: string[];
+  /** What was wrong, one message per problem; empty when all is well. */
+  errors: string[];
+}
+
+type Kind = "string" | "boolean" | "integer";
+
+const FLAGS: Record<string, [key: keyof CliArgs, kind: Kind]> = {
+  rp_log_level: ["rpLogLevel", "string"],
+  rp_debugger: ["rpDebugger", "boolean"],
+  rp_serve_api: ["rpServeApi", "boolean"],
+  rp_api_port: ["rpApiPort", "integer"],
+  rp_api_concurrency: ["rpApiConcurrency", "integer"],
+  rp_api_host: ["rpApiHost", "string"],
+  test_input: ["testInput", "string"],
+  test_output: ["testOutput", "string"],
+};
+const NAMES = Object.keys(FLAGS);
+
+/**
+ * Parses the flags the Python SDK accepts, with argparse's rules: `--flag value` or
+ * `--flag=value`, any unambiguous prefix of a flag name (`--rp_api_p` is `--rp_api_port`), and
+ * unknown arguments left in `rest` for the user's own parser.
+ *
+ * @param argv The arguments after the script path.
+ * @returns The flags, the other arguments and any errors.
+ *
+ * @example
+ * ```ts
+ * import { parseCliArgs } from "./cli_args.ts";
+ * const { args, rest } = parseCliArgs(["--test_input", '{"input":1}', "--mine"]);
+ * console.assert(args.testInput === '{"input":1}' && rest[0] === "--mine");
+ * ```
+ */
+export function parseCliArgs(argv: readonly string[]): ParsedCliArgs {
+  const args: CliArgs = {
+    rpDebugger: false,
+    rpServeApi: false,
+    rpApiPort: 8000,
+    rpApiConcurrency: 1,
+    rpApiHost: "localhost",
+  };
+  const rest: string[] = [];
+  const errors: string[] = [];
+  const values = args as unknown as Record<string, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      // argparse: everything after `--` is positional, so none of it is ours.
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      rest.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const written = arg.slice(2, eq === -1 ? undefined : eq);
+    const matches = NAMES.includes(written)
+      ? [written]
+      : NAMES.filter((n) => n.startsWith(written));
+    if (matches.length === 0) {
+      rest.push(arg);
+      continue;
+    }
+    if (matches.length > 1) {
+      errors.push(
+        `Ambiguous option --${written}: it could be ${matches.map((m) => `--${m}`).join(" or ")}`,
+      );
+      continue;
+    }
+    const name = matches[0]!;
+    const [key, kind] = FLAGS[name]!;
+    if (kind === "boolean") {
+      if (eq !== -1) errors.push(`Option --${name} takes no value: received ${arg.slice(eq + 1)}`);
+      else values[key] = true;
+      continue;
+    }
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (i + 1 < argv.length && !isFlag(argv[i + 1]!)) value = argv[++i];
+    if (value === undefined) {
+      errors.push(`Option --${name} expects a value`);
+      continue;
+    }
+    if (kind === "integer") {
+      const n = Number(value);
+      if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+        errors.push(`Option --${name} must be an integer: received ${value}`);
+        continue;
+      }
+      values[key] = n;
+    } else {
+      values[key] = value;
+    }
+  }
+  return { args, rest, errors };
+}
+
+/** argparse treats `-x`/`--x` as a flag but a negative number as a value. */
+function isFlag(arg: string): boolean {
+  return arg.startsWith("-") && !/^-\d/.test(arg);
+}

@@ -1,0 +1,216 @@
+/**
+ * `start()`'s configuration: the idiomatic keys, the Python SDK's snake_case aliases, and their
+ * validation with valibot.
+ *
+ * @module
+ */
+
+import * as v from "valibot";
+import type { ConcurrencyModifier } from "./concurrency_gate.ts";
+import { isStandardSchema, type StandardSchema } from "./standard_schema.ts";
+import type { Handler } from "./types.ts";
+
+/** Merges stream chunks coalesced into one `job-stream` post. */
+export type ChunkMerger = (chunks: unknown[]) => unknown;
+
+/** Opt-in coalescing of stream chunks while a `job-stream` post is in flight. */
+export interface StreamBatchOptions {
+  /** The most chunks merged into one post. @default 64 */
+  maxChunks?: number;
+  /**
+   * Merges the chunks of one post. @default strings are concatenated, anything else becomes an
+   * array of the chunks
+   */
+  merge?: ChunkMerger;
+}
+
+/**
+ * What `start()` accepts. Every key also has the Python SDK's spelling where it had one
+ * (`concurrency_modifier`, `return_aggregate_stream`, `refresh_worker`), so RunPod's documented
+ * examples run as written.
+ */
+export interface StartOptions {
+  /** The job handler. */
+  handler: Handler;
+  /**
+   * Returns the concurrency limit, given the current one (sync or async). Called before each
+   * take and every `concurrencyPollMs` while jobs run. A bad value or a throw keeps the last good
+   * limit and logs a warning. @default the limit stays 1
+   */
+  concurrencyModifier?: ConcurrencyModifier;
+  /** Alias of `concurrencyModifier`. */
+  concurrency_modifier?: ConcurrencyModifier;
+  /** For streaming handlers: the final result's `output` is the list of every chunk. @default false */
+  returnAggregateStream?: boolean;
+  /** Alias of `returnAggregateStream`. */
+  return_aggregate_stream?: boolean;
+  /** After each job, mark the result `stopPod: true` and stop the worker. @default false */
+  refreshWorker?: boolean;
+  /** Alias of `refreshWorker`. */
+  refresh_worker?: boolean;
+  /** Validates `job.input` before the handler runs (valibot or any Standard Schema). */
+  inputSchema?: StandardSchema;
+  /** A hard ceiling on concurrency, whatever the modifier returns. @default no ceiling */
+  maxConcurrency?: number;
+  /** How often the concurrency modifier is re-read while jobs run, in ms. @default 100 */
+  concurrencyPollMs?: number;
+  /** Per-job execution timeout in ms: the job is aborted and FAILED as timed out. @default none */
+  executionTimeoutMs?: number;
+  /** On SIGTERM/SIGINT, how long running jobs may finish before they are aborted, in ms. @default 25000 */
+  drainTimeoutMs?: number;
+  /** Stream chunks buffered ahead of a slow `job-stream` endpoint before the handler waits. @default 64 */
+  streamBufferSize?: number;
+  /** Opt-in coalescing of stream chunks while a post is in flight. @default off */
+  streamBatch?: boolean | StreamBatchOptions;
+  /** The largest result body posted, in bytes; larger ones become a FAILED result. @default 20 MB */
+  maxResultBytes?: number;
+}
+
+/** The validated, normalised configuration. */
+export interface WorkerConfig {
+  /** The job handler. */
+  handler: Handler;
+  /** The concurrency modifier, if any. */
+  concurrencyModifier?: ConcurrencyModifier;
+  /** See {@linkcode StartOptions.returnAggregateStream}. */
+  returnAggregateStream: boolean;
+  /** See {@linkcode StartOptions.refreshWorker}. */
+  refreshWorker: boolean;
+  /** See {@linkcode StartOptions.inputSchema}. */
+  inputSchema?: StandardSchema;
+  /** See {@linkcode StartOptions.maxConcurrency}. */
+  maxConcurrency: number;
+  /** See {@linkcode StartOptions.concurrencyPollMs}. */
+  concurrencyPollMs: number;
+  /** See {@linkcode StartOptions.executionTimeoutMs}. */
+  executionTimeoutMs?: number;
+  /** See {@linkcode StartOptions.drainTimeoutMs}. */
+  drainTimeoutMs: number;
+  /** See {@linkcode StartOptions.streamBufferSize}. */
+  streamBufferSize: number;
+  /** Coalescing settings, or `undefined` when off. */
+  streamBatch?: Required<StreamBatchOptions>;
+  /** See {@linkcode StartOptions.maxResultBytes}. */
+  maxResultBytes: number;
+}
+
+const ALIASES = {
+  concurrency_modifier: "concurrencyModifier",
+  return_aggregate_stream: "returnAggregateStream",
+  refresh_worker: "refreshWorker",
+} as const;
+
+const fn = v.function("a function");
+const bool = v.boolean("a boolean");
+const int = (min: number) =>
+  v.pipe(
+    v.number("a number"),
+    v.integer(`an integer of at least ${min}`),
+    v.minValue(min, `an integer of at least ${min}`),
+  );
+
+const SCHEMA = v.strictObject({
+  handler: fn,
+  concurrencyModifier: v.optional(fn),
+  concurrency_modifier: v.optional(fn),
+  returnAggregateStream: v.optional(bool),
+  return_aggregate_stream: v.optional(bool),
+  refreshWorker: v.optional(bool),
+  refresh_worker: v.optional(bool),
+  inputSchema: v.optional(v.custom<StandardSchema>(isStandardSchema, "a Standard Schema")),
+  maxConcurrency: v.optional(int(1)),
+  concurrencyPollMs: v.optional(int(1)),
+  executionTimeoutMs: v.optional(int(1)),
+  drainTimeoutMs: v.optional(int(0)),
+  streamBufferSize: v.optional(int(1)),
+  streamBatch: v.optional(v.union([
+    bool,
+    v.strictObject({ maxChunks: v.optional(int(1)), merge: v.optional(fn) }),
+  ], "a boolean or { maxChunks?, merge? }")),
+  maxResultBytes: v.optional(int(1)),
+}, "an object");
+
+/**
+ * Validates and normalises `start()`'s configuration.
+ *
+ * @param input What the user passed to `start()`.
+ * @returns The normalised configuration.
+ * @throws {TypeError} When a key is unknown, has the wrong type, or is given under both of its
+ * spellings; the message names the key and what was expected.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * const config = parseConfig({ handler: () => 1, return_aggregate_stream: true });
+ * console.assert(config.returnAggregateStream === true);
+ * try {
+ *   parseConfig({ handler: () => 1, concurency_modifier: () => 2 });
+ * } catch (error) {
+ *   console.assert(String(error).includes("concurency_modifier"));
+ * }
+ * ```
+ */
+export function parseConfig(input: unknown): WorkerConfig {
+  const result = v.safeParse(SCHEMA, input);
+  if (!result.success) {
+    throw new TypeError(`Invalid start() config: ${result.issues.map(describeIssue).join("; ")}`);
+  }
+  const raw = result.output as Record<string, unknown>;
+  for (const [alias, key] of Object.entries(ALIASES)) {
+    if (raw[alias] !== undefined && raw[key] !== undefined && raw[alias] !== raw[key]) {
+      throw new TypeError(
+        `Invalid start() config: '${key}' and its alias '${alias}' are both set to different values; set one`,
+      );
+    }
+    raw[key] ??= raw[alias];
+  }
+  const batch = raw.streamBatch as boolean | StreamBatchOptions | undefined;
+  return {
+    handler: raw.handler as Handler,
+    concurrencyModifier: raw.concurrencyModifier as ConcurrencyModifier | undefined,
+    returnAggregateStream: (raw.returnAggregateStream as boolean | undefined) ?? false,
+    refreshWorker: (raw.refreshWorker as boolean | undefined) ?? false,
+    inputSchema: raw.inputSchema as StandardSchema | undefined,
+    maxConcurrency: (raw.maxConcurrency as number | undefined) ?? Infinity,
+    concurrencyPollMs: (raw.concurrencyPollMs as number | undefined) ?? 100,
+    executionTimeoutMs: raw.executionTimeoutMs as number | undefined,
+    drainTimeoutMs: (raw.drainTimeoutMs as number | undefined) ?? 25_000,
+    streamBufferSize: (raw.streamBufferSize as number | undefined) ?? 64,
+    streamBatch: batch
+      ? {
+        maxChunks: (batch === true ? undefined : batch.maxChunks) ?? 64,
+        merge: (batch === true ? undefined : batch.merge) ?? mergeChunks,
+      }
+      : undefined,
+    maxResultBytes: (raw.maxResultBytes as number | undefined) ?? 20 * 1024 * 1024,
+  };
+}
+
+/**
+ * The default {@linkcode ChunkMerger}: strings are concatenated (token streams), anything else
+ * becomes an array of the chunks.
+ *
+ * @param chunks The chunks of one post.
+ * @returns The merged output.
+ *
+ * @example
+ * ```ts
+ * import { mergeChunks } from "./config.ts";
+ * console.assert(mergeChunks(["a", "b"]) === "ab");
+ * ```
+ */
+export function mergeChunks(chunks: unknown[]): unknown {
+  return chunks.every((c) => typeof c === "string") ? chunks.join("") : chunks;
+}
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const key = issue.path?.map((p) => String(p.key)).join(".");
+  if (issue.type === "strict_object" && issue.expected === "never") {
+    return `unknown key '${key}'; expected one of ${Object.keys(SCHEMA.entries).join(", ")}`;
+  }
+  if (key === undefined) return `expected ${issue.message}, received ${issue.received}`;
+  if (issue.type === "strict_object" && issue.received === "undefined") {
+    return `'${key}' is required`;
+  }
+  return `'${key}' must be ${issue.message}: received ${issue.received}`;
+}

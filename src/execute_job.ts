@@ -1,0 +1,232 @@
+/**
+ * Running one job end to end, whatever the intake: input validation, the handler, the stream
+ * (to the intake's sink and the aggregate), cancellation and timeout, and the final result.
+ *
+ * @module
+ */
+
+import { abortable } from "./async/abortable.ts";
+import { JobStoppedError, JobTimeoutError } from "./errors.ts";
+import {
+  encodeResult,
+  resultFromError,
+  resultFromValue,
+  streamedError,
+  type WorkerInfo,
+} from "./job_result.ts";
+import { bindProgress } from "./progress_update.ts";
+import type { RunPodLogger } from "./run_pod_logger.ts";
+import { runHandler } from "./run_handler.ts";
+import type { StandardSchema } from "./standard_schema.ts";
+import type { Handler, Job, JobContext, JobLogger, JobResult } from "./types.ts";
+import { validateInput } from "./validate_input.ts";
+
+/** Options for {@linkcode executeJob}. */
+export interface ExecuteJobOptions {
+  /** The handler. */
+  handler: Handler;
+  /** Who runs the job (ids and versions for the context and error reports). */
+  info: WorkerInfo;
+  /** The logger. */
+  logger: RunPodLogger;
+  /** Aborting it stops the job; the reason becomes `ctx.signal.reason`. */
+  signal?: AbortSignal;
+  /** Per-job timeout in ms: past it the job is aborted and FAILED. @default none */
+  timeoutMs?: number;
+  /** Validates `job.input` first. */
+  inputSchema?: StandardSchema;
+  /** The final output of a streaming handler is the list of its chunks. @default false */
+  aggregate?: boolean;
+  /** Every result carries `stopPod: true`. @default false */
+  refreshWorker?: boolean;
+  /**
+   * Where chunks of a streaming handler go (the intake's bounded buffer). The handler is paused
+   * while the sink applies backpressure; closing it waits for every chunk to be delivered.
+   */
+  sink?: WritableStream<unknown>;
+  /** Delivers `ctx.progress()` updates. @default logs them at INFO */
+  progress?: (update: unknown) => Promise<void>;
+  /** The largest result body, in bytes. @default 20 MB */
+  maxResultBytes?: number;
+}
+
+/** The outcome of {@linkcode executeJob}. */
+export interface ExecutedJob {
+  /** The final result, checked to be JSON-serialisable and within the size limit. */
+  result: JobResult;
+  /** `result` as JSON. */
+  body: string;
+  /** The handler streamed (its final post carries `isStream=true`). */
+  isStream: boolean;
+  /**
+   * Set when `signal` aborted the job (stop or shutdown): its reason. `result` then describes
+   * the abort; whether to post it is the intake's call (a stopped job gets no result).
+   */
+  aborted?: unknown;
+}
+
+/**
+ * Runs one job. It never throws: handler errors, invalid input, unserialisable output, timeouts
+ * and aborts all become a result.
+ *
+ * @param job The job (`id`, `input`, other keys passed through).
+ * @param options The handler and how to run it.
+ * @returns The final result.
+ *
+ * @example
+ * ```ts
+ * import { executeJob } from "./execute_job.ts";
+ * import { RunPodLogger } from "./run_pod_logger.ts";
+ * const info = { workerId: "w", endpointId: undefined, hostname: "h", runtime: "node", version: "0" };
+ * const done = await executeJob({ id: "j", input: 2 }, {
+ *   handler: (job) => (job.input as number) * 21,
+ *   info,
+ *   logger: new RunPodLogger({ level: "NOTSET" }),
+ * });
+ * console.assert(done.body === '{"output":42}');
+ * ```
+ */
+export async function executeJob(job: Job, options: ExecuteJobOptions): Promise<ExecutedJob> {
+  const { logger, info } = options;
+  const log = logger.forJob(job);
+  const controller = new AbortController();
+  const cleanup = linkAbort(controller, job.id, options);
+  const signal = controller.signal;
+  let isStream = false;
+  let result: JobResult;
+  log.info("Started.");
+  let unbind = () => {};
+  try {
+    const ctx = jobContext(job, signal, log, info, options.progress);
+    let handlerJob = job;
+    if (options.inputSchema) {
+      const checked = await validateInput(options.inputSchema, job.input);
+      if (!checked.ok) {
+        log.error(checked.message);
+        return finish({ error: checked.message }, false, options);
+      }
+      handlerJob = { ...job, input: checked.value };
+    }
+    // progress_update(job, ...) must find the very object the handler receives.
+    unbind = bindProgress(handlerJob, ctx.progress);
+    const output = await abortable(runHandler(options.handler, handlerJob, ctx), signal);
+    if (output.kind === "value") {
+      result = resultFromValue(output.value);
+    } else {
+      isStream = true;
+      result = await drainStream(output.stream, signal, options);
+    }
+  } catch (error) {
+    if (signal.aborted && error === signal.reason) {
+      result = abortResult(signal.reason, info);
+    } else {
+      result = resultFromError(error, info);
+      log.error("Captured Handler Exception");
+      log.error(JSON.stringify(JSON.parse(result.error!), null, 4));
+    }
+  } finally {
+    unbind();
+    cleanup();
+  }
+  const done = finish(result, isStream, options);
+  const external = options.signal?.aborted ? options.signal.reason : undefined;
+  return external === undefined ? done : { ...done, aborted: external };
+}
+
+function finish(result: JobResult, isStream: boolean, options: ExecuteJobOptions): ExecutedJob {
+  if (options.refreshWorker) {
+    result.stopPod = true;
+    options.logger.info("refresh_worker flag set, stopping pod after job.");
+  }
+  const encoded = encodeResult(result, { maxBytes: options.maxResultBytes });
+  if (encoded.result !== result) options.logger.error(encoded.result.error);
+  return { ...encoded, isStream };
+}
+
+async function drainStream(
+  stream: ReadableStream<unknown>,
+  signal: AbortSignal,
+  options: ExecuteJobOptions,
+): Promise<JobResult> {
+  const reader = stream.getReader();
+  const writer = options.sink?.getWriter();
+  const chunks: unknown[] = [];
+  const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    while (true) {
+      const next = await reader.read();
+      if (signal.aborted) throw signal.reason;
+      if (next.done) break;
+      const failure = streamedError(next.value);
+      if (failure !== undefined) {
+        await reader.cancel(failure).catch(() => {});
+        await writer?.close();
+        return { error: failure };
+      }
+      if (options.aggregate) chunks.push(next.value);
+      if (writer) {
+        // Backpressure: wait while the sink's buffer is full, but never past an abort.
+        if (writer.desiredSize! <= 0) await abortable(writer.ready, signal);
+        writer.write(next.value).catch(() => {});
+      }
+    }
+    await writer?.close();
+    return { output: options.aggregate ? chunks : [] };
+  } catch (error) {
+    // Deliver what was already streamed, then report the failure. On abort, drop what is
+    // queued; the sink's abort waits for an in-flight write, so it is not awaited.
+    if (writer && !signal.aborted) await writer.close().catch(() => {});
+    else writer?.abort(error).catch(() => {});
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    reader.releaseLock();
+  }
+}
+
+function jobContext(
+  job: Job,
+  signal: AbortSignal,
+  log: JobLogger,
+  info: WorkerInfo,
+  progress: ((update: unknown) => Promise<void>) | undefined,
+): JobContext {
+  return {
+    signal,
+    jobId: job.id,
+    workerId: info.workerId,
+    endpointId: info.endpointId,
+    log,
+    progress: progress ?? logProgress(log),
+  };
+}
+
+function logProgress(log: JobLogger): (update: unknown) => Promise<void> {
+  return (update) => {
+    log.info(`Progress: ${typeof update === "string" ? update : JSON.stringify(update)}`);
+    return Promise.resolve();
+  };
+}
+
+/** Aborts `controller` when the caller's signal does, or when the timeout passes. */
+function linkAbort(controller: AbortController, jobId: string, options: ExecuteJobOptions) {
+  const { signal, timeoutMs } = options;
+  const onAbort = () => controller.abort(signal!.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => controller.abort(new JobTimeoutError(jobId, timeoutMs)), timeoutMs);
+  return () => {
+    signal?.removeEventListener("abort", onAbort);
+    if (timer !== undefined) clearTimeout(timer);
+  };
+}
+
+function abortResult(reason: unknown, info: WorkerInfo): JobResult {
+  if (reason instanceof JobTimeoutError || reason instanceof JobStoppedError) {
+    return { error: reason.message };
+  }
+  return resultFromError(reason, info);
+}

@@ -1,0 +1,162 @@
+/**
+ * `start()`: validate the configuration, pick the mode the way RunPod users expect, run it.
+ *
+ * @module
+ */
+
+import { type CliArgs, parseCliArgs } from "./cli_args.ts";
+import { parseConfig, type StartOptions, type WorkerConfig } from "./config.ts";
+import type { WorkerInfo } from "./job_result.ts";
+import { runLocalTest } from "./local_test.ts";
+import { parseLogLevel } from "./log_level.ts";
+import { RunPodLogger } from "./run_pod_logger.ts";
+import type { Runtime } from "./runtime.ts";
+import { EDGEPOD_VERSION } from "./version.ts";
+
+/** Everything a mode needs to run. */
+export interface WorkerSetup {
+  /** The validated configuration. */
+  config: WorkerConfig;
+  /** The runtime. */
+  runtime: Runtime;
+  /** The logger, configured from flags and environment. */
+  logger: RunPodLogger;
+  /** Who runs jobs. */
+  info: WorkerInfo;
+  /** The command-line flags. */
+  cli: CliArgs;
+}
+
+/** A mode's entry point; resolves to the process exit code. */
+export type ModeRunner = (setup: WorkerSetup) => Promise<number>;
+
+/** The modes other modules provide; local test mode is built in. */
+export interface WorkerModes {
+  /** The production pull worker, chosen when `RUNPOD_WEBHOOK_GET_JOB` is set. */
+  pull?: ModeRunner;
+}
+
+/**
+ * Starts a worker on `runtime` and exits the process when the mode ends. Modes, first match wins:
+ * `--rp_serve_api` (the dev API), `RUNPOD_WEBHOOK_GET_JOB` set without `--test_input` (the
+ * production pull worker), otherwise local test mode. An invalid configuration or flag is logged
+ * with what was expected and exits 1.
+ *
+ * @param runtime The runtime adapter.
+ * @param options What the user passed to `start()`.
+ * @param modes The mode implementations to use.
+ * @returns Never resolves normally: the process exits when the mode ends.
+ *
+ * @example
+ * ```ts ignore
+ * import { runtime } from "../adapters/node.ts";
+ * await startWorker(runtime, { handler: (job) => job.input });
+ * ```
+ */
+export async function startWorker(
+  runtime: Runtime,
+  options: StartOptions,
+  modes: WorkerModes = {},
+): Promise<never> {
+  const { logger, problems } = createLogger(runtime);
+  const { args: cli, errors } = parseCliArgs(runtime.args);
+  if (cli.rpLogLevel !== undefined) {
+    const level = parseLogLevel(cli.rpLogLevel);
+    if (level) logger.level = level;
+    else problems.push(`--rp_log_level ${cli.rpLogLevel} is not a level; using ${logger.level}`);
+  }
+  for (const problem of problems) logger.warn(problem);
+  const exit = (code: number): never => {
+    logger.flush();
+    return runtime.exit(code);
+  };
+  if (errors.length > 0) {
+    for (const error of errors) logger.error(error);
+    return exit(1);
+  }
+  let config: WorkerConfig;
+  try {
+    config = parseConfig(options);
+  } catch (error) {
+    logger.error(error instanceof Error ? error.message : String(error));
+    return exit(1);
+  }
+  const info = workerInfo(runtime);
+  logger.info(
+    `--- Starting Serverless Worker | edgepod ${EDGEPOD_VERSION} | ${info.runtime} ---`,
+  );
+  const setup: WorkerSetup = { config, runtime, logger, info, cli };
+  let code: number;
+  try {
+    if (cli.rpServeApi) {
+      logger.error(
+        "--rp_serve_api: the local dev API is not part of this edgepod version; use local test mode (--test_input) or the pull worker",
+      );
+      code = 1;
+    } else if (runtime.env("RUNPOD_WEBHOOK_GET_JOB") && cli.testInput === undefined) {
+      if (!modes.pull) throw new Error("This build of edgepod has no pull worker");
+      code = await modes.pull(setup);
+    } else {
+      code = await runLocalTest(setup);
+    }
+  } catch (error) {
+    logger.error(`Worker failed: ${error instanceof Error ? error.stack : String(error)}`);
+    code = 1;
+  }
+  return exit(code);
+}
+
+/**
+ * The logger configured from `RUNPOD_LOG_LEVEL` (then `RUNPOD_DEBUG_LEVEL`) and
+ * `RUNPOD_ENDPOINT_ID` (JSON lines when set). An invalid level is reported, never thrown.
+ *
+ * @param runtime The runtime (environment and stdout).
+ * @returns The logger and any problems to report once it can.
+ *
+ * @example
+ * ```ts ignore
+ * const { logger, problems } = createLogger(runtime);
+ * ```
+ */
+export function createLogger(runtime: Runtime): { logger: RunPodLogger; problems: string[] } {
+  const problems: string[] = [];
+  const name = runtime.env("RUNPOD_LOG_LEVEL") !== undefined
+    ? "RUNPOD_LOG_LEVEL"
+    : "RUNPOD_DEBUG_LEVEL";
+  const raw = runtime.env(name);
+  let level = raw === undefined || raw === "" ? undefined : parseLogLevel(raw);
+  if (raw !== undefined && raw !== "" && level === undefined) {
+    problems.push(
+      `${name}=${raw} is not a log level (NOTSET, TRACE, DEBUG, INFO, WARN/WARNING, ERROR); using INFO`,
+    );
+  }
+  level ??= "INFO";
+  const logger = new RunPodLogger({
+    level,
+    json: Boolean(runtime.env("RUNPOD_ENDPOINT_ID")),
+    write: (text) => runtime.writeStdout(text),
+  });
+  return { logger, problems };
+}
+
+/**
+ * Who this worker is, from the environment: `RUNPOD_POD_ID` (else a random id),
+ * `RUNPOD_ENDPOINT_ID`, `RUNPOD_POD_HOSTNAME` (else `unknown`) and the runtime.
+ *
+ * @param runtime The runtime.
+ * @returns The worker's identity.
+ *
+ * @example
+ * ```ts ignore
+ * const info = workerInfo(runtime);
+ * ```
+ */
+export function workerInfo(runtime: Runtime): WorkerInfo {
+  return {
+    workerId: runtime.env("RUNPOD_POD_ID") || crypto.randomUUID(),
+    endpointId: runtime.env("RUNPOD_ENDPOINT_ID") || undefined,
+    hostname: runtime.env("RUNPOD_POD_HOSTNAME") || "unknown",
+    runtime: `${runtime.name} ${runtime.version}`,
+    version: EDGEPOD_VERSION,
+  };
+}
