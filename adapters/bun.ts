@@ -1,0 +1,114 @@
+/**
+ * The Bun entry point: `import { start } from "edgepod/bun"`. Run handlers with
+ * `bun handler.ts`.
+ *
+ * @module
+ */
+
+import { writeSync } from "node:fs";
+import type { StartOptions } from "../src/config.ts";
+import { fetchClient } from "../src/http_client.ts";
+import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
+import { startWorker } from "../src/start_worker.ts";
+import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
+
+export * from "../src/mod.ts";
+
+/** The part of the `Bun` namespace this adapter uses (so tsc needs no Bun typings). */
+interface BunApi {
+  version: string;
+  env: Record<string, string | undefined>;
+  file(path: string): { exists(): Promise<boolean>; text(): Promise<string> };
+  serve(options: {
+    hostname: string;
+    port: number;
+    fetch: (request: Request) => Response | Promise<Response>;
+  }): { hostname: string; port: number; stop(closeActive?: boolean): Promise<void> | void };
+}
+declare const Bun: BunApi;
+
+/**
+ * The Bun {@linkcode Runtime}.
+ *
+ * @example
+ * ```ts ignore
+ * import { runtime } from "edgepod/bun";
+ * console.log(runtime.version);
+ * ```
+ */
+export const runtime: Runtime = {
+  name: "bun",
+  version: Bun.version,
+  args: process.argv.slice(2),
+  env: (name) => Bun.env[name],
+  async readTextFile(path) {
+    const file = Bun.file(path);
+    return await file.exists() ? await file.text() : undefined;
+  },
+  // A synchronous write, so a line written just before exit() is never lost.
+  writeStdout(text) {
+    let buffer = Buffer.from(text);
+    while (buffer.length > 0) {
+      try {
+        buffer = buffer.subarray(writeSync(1, buffer));
+      } catch (error) {
+        if ((error as { code?: string }).code !== "EAGAIN") throw error;
+      }
+    }
+  },
+  onSignal(signal, listener) {
+    process.on(signal, listener);
+    return () => void process.off(signal, listener);
+  },
+  exit: (code) => process.exit(code),
+  serve(fetch, options = {}) {
+    const server = Bun.serve({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+      fetch,
+    });
+    return Promise.resolve<Server>({
+      hostname: server.hostname,
+      port: server.port,
+      close: async () => void await server.stop(true),
+    });
+  },
+  startThread(moduleUrl, data): ThreadHandle {
+    const worker = new Worker(new URL("./_thread_web.ts", import.meta.url).href, {
+      type: "module",
+    });
+    (worker as Worker & { unref?: () => void }).unref?.();
+    worker.postMessage({ url: moduleUrl.href, data });
+    return {
+      postMessage: (message) => worker.postMessage(message),
+      onMessage: (listener) => worker.addEventListener("message", (e) => listener(e.data)),
+      onError: (listener) =>
+        worker.addEventListener("error", (e) => {
+          e.preventDefault();
+          listener(e.error ?? new Error(e.message));
+        }),
+      terminate: () => Promise.resolve(worker.terminate()),
+    };
+  },
+  http: fetchClient,
+  residentMemory: () => process.memoryUsage.rss(),
+};
+
+/**
+ * Starts the worker on Bun (see `startWorker` for the modes).
+ *
+ * @param options The handler and settings.
+ * @returns Never resolves: the process exits when the worker ends.
+ *
+ * @example
+ * ```ts ignore
+ * import { start } from "edgepod/bun";
+ * start({ handler: (job) => ({ echo: job.input }) });
+ * ```
+ */
+export function start(options: StartOptions): Promise<never> {
+  return startWorker(runtime, options);
+}
+
+/** RunPod's `serverless` namespace: `runpod.serverless.start({...})`. */
+export const serverless: ServerlessNamespace = serverlessNamespace(start);

@@ -1,0 +1,126 @@
+/**
+ * The Node.js entry point: `import { start } from "edgepod/node"`. Run handlers with
+ * `node --import tsx handler.ts`.
+ *
+ * @module
+ */
+
+import { readFile } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
+import { serve } from "@hono/node-server";
+import type { StartOptions } from "../src/config.ts";
+import { fetchClient } from "../src/http_client.ts";
+import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
+import { startWorker } from "../src/start_worker.ts";
+import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
+
+export * from "../src/mod.ts";
+
+/**
+ * The Node.js {@linkcode Runtime}.
+ *
+ * @example
+ * ```ts ignore
+ * import { runtime } from "edgepod/node";
+ * console.log(runtime.version);
+ * ```
+ */
+export const runtime: Runtime = {
+  name: "node",
+  version: process.versions.node,
+  args: process.argv.slice(2),
+  env: (name) => process.env[name],
+  async readTextFile(path) {
+    try {
+      return await readFile(path, "utf8");
+    } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT") return undefined;
+      throw error;
+    }
+  },
+  // Writes to pipes and files are synchronous on Linux, so nothing is lost on exit.
+  writeStdout: (text) => void process.stdout.write(text),
+  onSignal(signal, listener) {
+    process.on(signal, listener);
+    return () => void process.off(signal, listener);
+  },
+  exit: (code) => process.exit(code),
+  serve(fetch, options = {}) {
+    return new Promise<Server>((resolve) => {
+      const server = serve(
+        { fetch, hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 },
+        (info) =>
+          resolve({
+            hostname: info.address,
+            port: info.port,
+            close: () =>
+              new Promise<void>((done) => {
+                (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+                server.close(() => done());
+              }),
+          }),
+      );
+    });
+  },
+  startThread(moduleUrl, data): ThreadHandle {
+    const worker = new Worker(THREAD_BOOTSTRAP, {
+      eval: true,
+      workerData: {
+        entry: new URL("./_thread_node.ts", import.meta.url).href,
+        tsx: tsxLoader(),
+        url: moduleUrl.href,
+        data,
+      },
+    });
+    worker.unref();
+    return {
+      postMessage: (message) => worker.postMessage(message),
+      onMessage: (listener) => void worker.on("message", listener),
+      onError: (listener) => void worker.on("error", listener),
+      terminate: async () => void await worker.terminate(),
+    };
+  },
+  http: fetchClient,
+  residentMemory: () => process.memoryUsage.rss(),
+};
+
+/**
+ * Node 20 does not apply loader hooks (tsx) inside worker threads, so the thread starts from this
+ * plain-JS bootstrap, which registers tsx first when running from TypeScript sources.
+ */
+const THREAD_BOOTSTRAP = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  if (workerData.tsx) (await import(workerData.tsx)).register();
+  await import(workerData.entry);
+})().catch((error) => setImmediate(() => { throw error; }));
+`;
+
+/** The tsx registration API when these sources run as TypeScript, else `undefined`. */
+function tsxLoader(): string | undefined {
+  if (!import.meta.url.endsWith(".ts")) return undefined;
+  try {
+    return import.meta.resolve("tsx/esm/api");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the worker on Node.js (see `startWorker` for the modes).
+ *
+ * @param options The handler and settings.
+ * @returns Never resolves: the process exits when the worker ends.
+ *
+ * @example
+ * ```ts ignore
+ * import { start } from "edgepod/node";
+ * start({ handler: (job) => ({ echo: job.input }) });
+ * ```
+ */
+export function start(options: StartOptions): Promise<never> {
+  return startWorker(runtime, options);
+}
+
+/** RunPod's `serverless` namespace: `runpod.serverless.start({...})`. */
+export const serverless: ServerlessNamespace = serverlessNamespace(start);
