@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// `npm test`: type-checks (including the proof that src/ uses Web APIs only), then runs the same
+// test files under Node (tsx), Deno and Bun. Prints each runner's output as it comes, then one
+// line per runtime and a last line `N passed, N failed` summing all three. Exits non-zero if a
+// type-check or a runner fails, or if a runner ran zero tests.
+//
+// Usage: node scripts/test.mjs [node|deno|bun ...]   (default: all three)
+// EDGEPOD_TEST_SUMMARY=<file> also writes the last line to <file> (for .ci/run).
+
+import { spawn } from "node:child_process";
+import { readdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = join(root, "node_modules", ".bin");
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: "1", FORCE_COLOR: "0" };
+const testFiles = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort()
+  .map((f) => `test/${f}`);
+
+const runners = {
+  node: {
+    cmd: process.execPath,
+    args: ["--import", "tsx", "--test", "--test-reporter=spec", ...testFiles],
+    count: (out) => ({
+      passed: last(out, /^ℹ pass (\d+)$/m),
+      failed: last(out, /^ℹ fail (\d+)$/m),
+    }),
+  },
+  deno: {
+    cmd: join(bin, "deno"),
+    args: [
+      "test",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "--allow-sys",
+      ...testFiles,
+    ],
+    count: (out) => ({
+      passed: last(out, /\| (\d+) passed/),
+      failed: last(out, /\| (\d+) failed/),
+    }),
+  },
+  bun: {
+    cmd: join(bin, "bun"),
+    args: ["test", "--timeout", "60000", ...testFiles.map((f) => `./${f}`)],
+    count: (out) => ({
+      passed: last(out, /^\s*(\d+) pass$/m),
+      failed: last(out, /^\s*(\d+) fail$/m),
+    }),
+  },
+};
+
+function last(text, pattern) {
+  const flags = pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g";
+  const all = [...text.matchAll(new RegExp(pattern.source, flags))];
+  return all.length ? Number(all[all.length - 1][1]) : undefined;
+}
+
+function run(cmd, args) {
+  return new Promise((resolve) => {
+    let output = "";
+    const child = spawn(cmd, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on("data", (chunk) => {
+        output += chunk;
+        (stream === child.stdout ? process.stdout : process.stderr).write(chunk);
+      });
+    }
+    child.on("error", (error) => resolve({ code: 127, output: output + String(error) }));
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
+  });
+}
+
+const selected = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(runners);
+const lines = [];
+let ok = true;
+let passed = 0;
+let failed = 0;
+
+for (
+  const [name, args] of [["tsc (project)", ["-p", "."]], ["tsc (src/ Web-only)", [
+    "-p",
+    "tsconfig.web.json",
+  ]]]
+) {
+  console.log(`\n=== type-check: ${name} ===`);
+  const result = await run(join(bin, "tsc"), args);
+  if (result.code !== 0) {
+    ok = false;
+    failed++;
+    lines.push(`${name}: FAILED`);
+  }
+}
+
+for (const name of selected) {
+  const runner = runners[name];
+  if (!runner) {
+    console.error(`Unknown runtime ${name}; expected node, deno or bun`);
+    process.exit(2);
+  }
+  console.log(`\n=== tests: ${name} ===`);
+  const started = Date.now();
+  const result = await run(runner.cmd, runner.args);
+  const counts = runner.count(result.output);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (counts.passed === undefined || counts.failed === undefined) {
+    ok = false;
+    failed++;
+    lines.push(`${name}: could not read the test counts (exit ${result.code}, ${seconds}s)`);
+    continue;
+  }
+  passed += counts.passed;
+  failed += counts.failed;
+  const bad = result.code !== 0 || counts.failed > 0 || counts.passed === 0;
+  if (bad) ok = false;
+  lines.push(
+    `${name}: ${counts.passed} passed, ${counts.failed} failed, exit ${result.code}, ${seconds}s` +
+      (counts.passed === 0 ? " (zero tests ran)" : ""),
+  );
+}
+
+if (!ok && failed === 0) failed = 1;
+const summary = `${passed} passed, ${failed} failed`;
+console.log(`\n${lines.join("\n")}\n${summary}`);
+if (process.env.EDGEPOD_TEST_SUMMARY) {
+  writeFileSync(process.env.EDGEPOD_TEST_SUMMARY, summary + "\n");
+}
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,123 @@
+/**
+ * The runtime contract, checked against the adapter of the runtime running the tests.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { deferred } from "../src/async/deferred.ts";
+import { currentRuntime, runtimeName } from "./support/runtime.ts";
+
+const runtime = await currentRuntime();
+
+test(`adapter: names its runtime and version (${runtimeName})`, () => {
+  assert.equal(runtime.name, runtimeName);
+  assert.match(runtime.version, /^\d+\.\d+\.\d+/);
+  assert.ok(Array.isArray(runtime.args));
+});
+
+test("adapter: env() reads variables and returns undefined for unset ones", () => {
+  process.env.EDGEPOD_CONTRACT_VAR = "value-1";
+  assert.equal(runtime.env("EDGEPOD_CONTRACT_VAR"), "value-1");
+  assert.equal(runtime.env("EDGEPOD_SURELY_UNSET_VAR"), undefined);
+});
+
+test("adapter: readTextFile() reads UTF-8 and returns undefined for a missing file", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "edgepod-"));
+  try {
+    await writeFile(join(dir, "a.json"), '{"é":1}');
+    assert.equal(await runtime.readTextFile(join(dir, "a.json")), '{"é":1}');
+    assert.equal(await runtime.readTextFile(join(dir, "missing.json")), undefined);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+test("adapter: serve() serves a fetch handler on loopback and close() stops it", async () => {
+  const server = await runtime.serve(async (request) => {
+    const url = new URL(request.url);
+    return Response.json({
+      method: request.method,
+      path: url.pathname,
+      body: await request.text(),
+    });
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    assert.ok(server.port > 0);
+    const res = await fetch(`http://127.0.0.1:${server.port}/x/y?z=1`, {
+      method: "POST",
+      body: "hi",
+    });
+    assert.deepEqual(await res.json(), { method: "POST", path: "/x/y", body: "hi" });
+  } finally {
+    await server.close();
+  }
+  await assert.rejects(fetch(`http://127.0.0.1:${server.port}/`));
+});
+
+test("adapter: http client sends headers and bodies and reads status, headers and body", async () => {
+  const server = await runtime.serve(async (request) =>
+    new Response(`${request.headers.get("authorization")}|${await request.text()}`, {
+      status: 201,
+      headers: { "x-answer": "42" },
+    })
+  );
+  try {
+    const res = await runtime.http({
+      method: "POST",
+      url: `http://127.0.0.1:${server.port}/`,
+      headers: { authorization: "key-1", "content-type": "application/x-www-form-urlencoded" },
+      body: '{"output":"é"}',
+    });
+    assert.equal(res.status, 201);
+    assert.equal(res.header("X-Answer"), "42");
+    assert.equal(res.body, 'key-1|{"output":"é"}');
+  } finally {
+    await server.close();
+  }
+});
+
+test("adapter: http client rejects on a refused connection and on abort", async () => {
+  const server = await runtime.serve(() => new Promise<Response>(() => {}));
+  const port = server.port;
+  try {
+    const controller = new AbortController();
+    const pending = runtime.http({
+      method: "GET",
+      url: `http://127.0.0.1:${port}/`,
+      headers: {},
+      signal: controller.signal,
+    });
+    controller.abort(new Error("stop"));
+    await assert.rejects(pending);
+  } finally {
+    await server.close();
+  }
+  await assert.rejects(
+    runtime.http({ method: "GET", url: `http://127.0.0.1:${port}/`, headers: {} }),
+  );
+});
+
+test("adapter: startThread() runs a module's threadMain and exchanges messages", async () => {
+  const thread = runtime.startThread(
+    new URL("./fixtures/echo_thread.ts", import.meta.url),
+    "hello",
+  );
+  const messages: unknown[] = [];
+  const got = deferred<void>();
+  thread.onMessage((message) => {
+    messages.push(message);
+    if (messages.length === 3) got.resolve();
+  });
+  thread.postMessage(2);
+  thread.postMessage(21);
+  await got.promise;
+  assert.deepEqual(messages, [{ ready: "hello" }, { doubled: 4 }, { doubled: 42 }]);
+  await thread.terminate();
+});
+
+test("adapter: residentMemory() reports bytes", () => {
+  assert.ok(runtime.residentMemory() > 1024 * 1024);
+});
