@@ -7,6 +7,7 @@
 
 import type { StartOptions } from "../src/config.ts";
 import { progressUpdate } from "../src/progress_update.ts";
+import { registerFitnessCheck } from "../src/pull/fitness_checks.ts";
 import { EDGEPOD_VERSION } from "../src/version.ts";
 
 /** The Python SDK's `runpod.serverless` surface, in both spellings. */
@@ -17,6 +18,10 @@ export interface ServerlessNamespace {
   progress_update: typeof progressUpdate;
   /** The idiomatic spelling of `progress_update`. */
   progressUpdate: typeof progressUpdate;
+  /** `register_fitness_check(fn)`: a check that must pass before the first job is taken. */
+  register_fitness_check: typeof registerFitnessCheck;
+  /** The idiomatic spelling of `register_fitness_check`. */
+  registerFitnessCheck: typeof registerFitnessCheck;
   /** The worker runtime's version (edgepod's). */
   runpod_version: string;
 }
@@ -39,6 +44,8 @@ export function serverlessNamespace(
     start,
     progress_update: progressUpdate,
     progressUpdate,
+    register_fitness_check: registerFitnessCheck,
+    registerFitnessCheck,
     runpod_version: EDGEPOD_VERSION,
   });
 }

@@ -12,6 +12,7 @@
  */
 
 import type { StartOptions } from "../src/config.ts";
+import type { Runtime } from "../src/runtime.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
 
 export * from "../src/mod.ts";
@@ -29,12 +30,32 @@ export * from "../src/mod.ts";
  * ```
  */
 export async function start(options: StartOptions): Promise<never> {
-  const adapter = "Deno" in globalThis
-    ? await import("./deno.ts")
+  return (await loadAdapter()).start(options);
+}
+
+/**
+ * The {@linkcode Runtime} of the runtime this code runs on (loading only that adapter), for
+ * tools that need to serve HTTP, read the environment or start threads portably.
+ *
+ * @returns The runtime adapter.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadRuntime } from "edgepod";
+ * const runtime = await loadRuntime();
+ * const server = await runtime.serve(() => new Response("ok"), { port: 0 });
+ * ```
+ */
+export async function loadRuntime(): Promise<Runtime> {
+  return (await loadAdapter()).runtime;
+}
+
+function loadAdapter() {
+  return "Deno" in globalThis
+    ? import("./deno.ts")
     : "Bun" in globalThis
-    ? await import("./bun.ts")
-    : await import("./node.ts");
-  return adapter.start(options);
+    ? import("./bun.ts")
+    : import("./node.ts");
 }
 
 /** RunPod's `serverless` namespace: `runpod.serverless.start({...})`. */

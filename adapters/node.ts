@@ -9,9 +9,9 @@ import { readFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import type { StartOptions } from "../src/config.ts";
-import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
 import { startWorker } from "../src/start_worker.ts";
+import { nodeHttpClient } from "./_node_http_client.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
 
 export * from "../src/mod.ts";
@@ -80,7 +80,7 @@ export const runtime: Runtime = {
       terminate: async () => void await worker.terminate(),
     };
   },
-  http: fetchClient,
+  http: nodeHttpClient,
   residentMemory: () => process.memoryUsage.rss(),
 };
 

@@ -40,10 +40,11 @@ export interface ExecuteJobOptions {
   /** Every result carries `stopPod: true`. @default false */
   refreshWorker?: boolean;
   /**
-   * Where chunks of a streaming handler go (the intake's bounded buffer). The handler is paused
-   * while the sink applies backpressure; closing it waits for every chunk to be delivered.
+   * Where chunks of a streaming handler go (the intake's bounded buffer), or a function making
+   * it, called only if the handler streams. The handler is paused while the sink applies
+   * backpressure; closing it waits for every chunk to be delivered. A sink error fails the job.
    */
-  sink?: WritableStream<unknown>;
+  sink?: WritableStream<unknown> | (() => WritableStream<unknown>);
   /** Delivers `ctx.progress()` updates. @default logs them at INFO */
   progress?: (update: unknown) => Promise<void>;
   /** The largest result body, in bytes. @default 20 MB */
@@ -149,7 +150,8 @@ async function drainStream(
   options: ExecuteJobOptions,
 ): Promise<JobResult> {
   const reader = stream.getReader();
-  const writer = options.sink?.getWriter();
+  const sink = typeof options.sink === "function" ? options.sink() : options.sink;
+  const writer = sink?.getWriter();
   const chunks: unknown[] = [];
   const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
   signal.addEventListener("abort", onAbort, { once: true });
@@ -174,8 +176,10 @@ async function drainStream(
     await writer?.close();
     return { output: options.aggregate ? chunks : [] };
   } catch (error) {
-    // Deliver what was already streamed, then report the failure. On abort, drop what is
-    // queued; the sink's abort waits for an in-flight write, so it is not awaited.
+    // Stop the handler (a failing sink leaves it mid-stream), deliver what was already
+    // streamed, then report the failure. On abort, drop what is queued; the sink's abort waits
+    // for an in-flight write, so it is not awaited.
+    reader.cancel(error).catch(() => {});
     if (writer && !signal.aborted) await writer.close().catch(() => {});
     else writer?.abort(error).catch(() => {});
     throw error;

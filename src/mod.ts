@@ -35,3 +35,4 @@ export * from "./http_client.ts";
 export * from "./start_worker.ts";
 export * from "./version.ts";
 export * from "./async/mod.ts";
+export { type FitnessCheck, registerFitnessCheck } from "./pull/fitness_checks.ts";

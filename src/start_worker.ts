@@ -9,6 +9,7 @@ import { parseConfig, type StartOptions, type WorkerConfig } from "./config.ts";
 import type { WorkerInfo } from "./job_result.ts";
 import { runLocalTest } from "./local_test.ts";
 import { parseLogLevel } from "./log_level.ts";
+import { runPullWorker } from "./pull/pull_worker.ts";
 import { RunPodLogger } from "./run_pod_logger.ts";
 import type { Runtime } from "./runtime.ts";
 import { EDGEPOD_VERSION } from "./version.ts";
@@ -27,15 +28,6 @@ export interface WorkerSetup {
   cli: CliArgs;
 }
 
-/** A mode's entry point; resolves to the process exit code. */
-export type ModeRunner = (setup: WorkerSetup) => Promise<number>;
-
-/** The modes other modules provide; local test mode is built in. */
-export interface WorkerModes {
-  /** The production pull worker, chosen when `RUNPOD_WEBHOOK_GET_JOB` is set. */
-  pull?: ModeRunner;
-}
-
 /**
  * Starts a worker on `runtime` and exits the process when the mode ends. Modes, first match wins:
  * `--rp_serve_api` (the dev API), `RUNPOD_WEBHOOK_GET_JOB` set without `--test_input` (the
@@ -44,7 +36,6 @@ export interface WorkerModes {
  *
  * @param runtime The runtime adapter.
  * @param options What the user passed to `start()`.
- * @param modes The mode implementations to use.
  * @returns Never resolves normally: the process exits when the mode ends.
  *
  * @example
@@ -56,7 +47,6 @@ export interface WorkerModes {
 export async function startWorker(
   runtime: Runtime,
   options: StartOptions,
-  modes: WorkerModes = {},
 ): Promise<never> {
   const { logger, problems } = createLogger(runtime);
   const { args: cli, errors } = parseCliArgs(runtime.args);
@@ -94,8 +84,7 @@ export async function startWorker(
       );
       code = 1;
     } else if (runtime.env("RUNPOD_WEBHOOK_GET_JOB") && cli.testInput === undefined) {
-      if (!modes.pull) throw new Error("This build of edgepod has no pull worker");
-      code = await modes.pull(setup);
+      code = await runPullWorker(setup);
     } else {
       code = await runLocalTest(setup);
     }

@@ -1,0 +1,282 @@
+/**
+ * The production pull worker: takes jobs from the RunPod queue exactly as fast as the gate has
+ * room, runs them, reports results, and shuts down without losing a job.
+ *
+ * @module
+ */
+
+import { backoffDelay } from "../async/backoff.ts";
+import { deferred } from "../async/deferred.ts";
+import { delay } from "../async/delay.ts";
+import { ConcurrencyGate, type Permit } from "../concurrency_gate.ts";
+import { JobStoppedError, WorkerShutdownError } from "../errors.ts";
+import { executeJob } from "../execute_job.ts";
+import type { WorkerSetup } from "../start_worker.ts";
+import type { Job } from "../types.ts";
+import { runFitnessChecks } from "./fitness_checks.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import { JobChannel } from "./job_channel.ts";
+import { RunPodClient } from "./runpod_client.ts";
+import { readRunPodEnv, type RunPodEnv } from "./runpod_env.ts";
+import { TakeLoop } from "./take_loop.ts";
+
+interface RunningJob {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Runs the production pull worker until it is told to stop (SIGTERM/SIGINT, or after a job with
+ * `refreshWorker`).
+ *
+ * @param setup The validated configuration, runtime, logger and identity.
+ * @returns The exit code: 0 after a clean drain, 1 when jobs had to be aborted or a fitness
+ * check failed.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runPullWorker(setup);
+ * ```
+ */
+export async function runPullWorker(setup: WorkerSetup): Promise<number> {
+  return await new PullWorker(setup).run();
+}
+
+class PullWorker {
+  readonly #setup: WorkerSetup;
+  readonly #env: RunPodEnv;
+  readonly #client: RunPodClient;
+  readonly #gate: ConcurrencyGate;
+  readonly #running = new Map<string, RunningJob>();
+  readonly #shutdown = new AbortController();
+  readonly #stopped = deferred<void>();
+  #heartbeat?: Heartbeat;
+  #reason = "";
+
+  constructor(setup: WorkerSetup) {
+    this.#setup = setup;
+    const { runtime, info, logger, config } = setup;
+    this.#env = readRunPodEnv((name) => runtime.env(name), info);
+    for (const warning of this.#env.warnings) logger.warn(warning);
+    this.#client = new RunPodClient({
+      http: runtime.http,
+      env: this.#env,
+      info,
+      integration: runtime.env("RUNPOD_UA_INTEGRATION"),
+    });
+    this.#gate = new ConcurrencyGate({
+      limit: 1,
+      maxLimit: config.maxConcurrency,
+      modifier: config.concurrencyModifier,
+      logger,
+    });
+  }
+
+  async run(): Promise<number> {
+    const { runtime, logger, config, info } = this.#setup;
+    this.#heartbeat = Heartbeat.start(runtime, logger, {
+      url: this.#env.pingUrl,
+      apiKey: this.#env.apiKey,
+      hasPodId: Boolean(runtime.env("RUNPOD_POD_ID")),
+      intervalMs: this.#env.pingIntervalMs,
+      version: info.version,
+    });
+    const removers = (["SIGTERM", "SIGINT"] as const).map((signal) =>
+      runtime.onSignal(signal, () => this.#stop(`${signal} received`))
+    );
+    try {
+      const failure = await runFitnessChecks();
+      if (failure) {
+        logger.error(`Fitness check failed: ${failure.name} | ${failure.type}: ${failure.message}`);
+        await this.#client.ping({
+          status: "unhealthy",
+          check: failure.name,
+          reason: `${failure.type}: ${failure.message}`.slice(0, 256),
+          runpod_version: info.version,
+        }, 2000);
+        logger.error("Worker is unhealthy, exiting.");
+        await this.#heartbeat?.stop();
+        return 1;
+      }
+      await this.#gate.refresh();
+      const poll = config.concurrencyModifier
+        ? setInterval(() => void this.#gate.refresh(), config.concurrencyPollMs)
+        : undefined;
+      logger.info(`Worker ${info.workerId} ready: taking jobs, concurrency ${this.#gate.limit}.`);
+      const take = new TakeLoop({
+        client: this.#client,
+        gate: this.#gate,
+        logger,
+        signal: this.#shutdown.signal,
+        inProgress: () => this.#running.size > 0,
+        isRunning: (id) => this.#running.has(id),
+        accept: (jobs) => this.#accept(jobs),
+        reject: (id, reason) => this.#rejectJob(id, reason),
+      }).run();
+      const stops = this.#stopLoop();
+      await this.#stopped.promise;
+      clearInterval(poll);
+      await Promise.all([take, stops]);
+      const clean = await this.#drain();
+      await this.#heartbeat?.stop();
+      logger.info(
+        clean ? "Worker stopped cleanly." : "Worker stopped; unfinished jobs were reported FAILED.",
+      );
+      return clean ? 0 : 1;
+    } finally {
+      for (const remove of removers) remove();
+    }
+  }
+
+  /** Starts jobs a take returned: each holds one permit (or waits for one if the server sent more). */
+  #accept(jobs: { job: Job; permit?: Permit }[]): void {
+    for (const { job } of jobs) this.#heartbeat?.add(job.id);
+    // Before any handler runs: a handler that blocks at once must still be listed in pings.
+    this.#heartbeat?.flush();
+    for (const { job, permit } of jobs) this.#start(job, permit);
+    this.#setup.logger.debug(`Jobs in progress: ${this.#running.size}`);
+  }
+
+  #start(job: Job, permit: Permit | undefined): void {
+    const { config, logger, info } = this.#setup;
+    const controller = new AbortController();
+    const log = logger.forJob(job);
+    const channel = new JobChannel({
+      client: this.#client,
+      jobId: job.id,
+      log,
+      bufferSize: config.streamBufferSize,
+      batch: config.streamBatch,
+      maxBytes: config.maxResultBytes,
+    });
+    const run = async () => {
+      let held = permit;
+      try {
+        held ??= await this.#gate.acquire({ signal: controller.signal });
+        const done = await executeJob(job, {
+          handler: config.handler,
+          info,
+          logger,
+          signal: controller.signal,
+          timeoutMs: config.executionTimeoutMs,
+          inputSchema: config.inputSchema,
+          aggregate: config.returnAggregateStream,
+          refreshWorker: config.refreshWorker,
+          sink: () => channel.sink(),
+          progress: (update) => channel.progress(update),
+          maxResultBytes: config.maxResultBytes,
+        });
+        if (done.aborted instanceof JobStoppedError) log.info("Job stopped.");
+        else await channel.finish(done);
+      } catch (reason) {
+        // Aborted while waiting for a slot: stopped jobs get nothing, others a FAILED result.
+        if (reason instanceof JobStoppedError) log.info("Job stopped.");
+        else await channel.finish(failed(reason));
+      } finally {
+        if (config.refreshWorker) this.#stop("refresh_worker: the job is done");
+        this.#running.delete(job.id);
+        this.#heartbeat?.remove(job.id);
+        held?.release();
+      }
+    };
+    this.#running.set(job.id, { controller, done: run() });
+  }
+
+  /** Answers a malformed job that has an id with a FAILED result, so it does not hang. */
+  #rejectJob(id: string, reason: string): void {
+    const log = this.#setup.logger.forJob({ id });
+    log.error(`Malformed job skipped: ${reason}`);
+    const channel = new JobChannel({ client: this.#client, jobId: id, log });
+    void channel.finish(failed(new TypeError(`Malformed job: ${reason}`)));
+  }
+
+  async #stopLoop(): Promise<void> {
+    const { logger } = this.#setup;
+    const signal = this.#shutdown.signal;
+    if (!this.#env.stopUrl) return;
+    let failures = 0;
+    while (!signal.aborted) {
+      const started = performance.now();
+      let wait = 0;
+      try {
+        const outcome = await this.#client.stops(signal);
+        if (outcome.kind === "stop") {
+          failures = 0;
+          if (outcome.ignored > 0) {
+            logger.warn(`Ignored ${outcome.ignored} job-stop ids that were not strings`);
+          }
+          for (const id of outcome.ids) {
+            const job = this.#running.get(id);
+            if (!job) logger.debug(`No in-progress job for ${id}`);
+            else {
+              logger.info("Stopping job.", id);
+              job.controller.abort(new JobStoppedError(id));
+            }
+          }
+        } else if (outcome.kind === "none") {
+          failures = 0;
+          // Never poll more than once a second against a server that answers at once.
+          wait = 1000 - (performance.now() - started);
+        } else if (outcome.kind === "throttled") {
+          wait = outcome.retryAfterMs ?? 5000;
+        } else {
+          logger.warn(`Failed to poll job-stop. | ${outcome.message}`);
+          wait = backoffDelay(failures++, { minDelay: 500, maxDelay: 30_000 });
+        }
+        if (wait > 0) await delay(wait, { signal });
+      } catch {
+        return; // aborted by shutdown
+      }
+    }
+  }
+
+  /** Begins shutdown once: stop taking (aborting long-polls); a second signal skips the drain. */
+  #stop(reason: string): void {
+    if (this.#shutdown.signal.aborted) {
+      if (reason.endsWith("received")) this.#abortAll(`${reason} again`);
+      return;
+    }
+    this.#reason = reason;
+    this.#setup.logger.info(
+      `Shutting down (${reason}): taking no new jobs, ${this.#running.size} running.`,
+    );
+    this.#shutdown.abort(new WorkerShutdownError(reason));
+    this.#stopped.resolve();
+  }
+
+  async #drain(): Promise<boolean> {
+    const { config, logger } = this.#setup;
+    const all = () => Promise.all([...this.#running.values()].map((job) => job.done));
+    if (this.#running.size === 0) return true;
+    logger.info(
+      `Waiting up to ${config.drainTimeoutMs} ms for ${this.#running.size} jobs to finish.`,
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const clean = await Promise.race([
+      all().then(() => true),
+      new Promise<false>((
+        resolve,
+      ) => (timer = setTimeout(() => resolve(false), config.drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (clean) return true;
+    this.#abortAll(`the ${config.drainTimeoutMs} ms drain deadline passed`);
+    await all();
+    return false;
+  }
+
+  #abortAll(why: string): void {
+    if (this.#running.size === 0) return;
+    this.#setup.logger.warn(`Aborting ${this.#running.size} running jobs: ${why}.`);
+    const error = new WorkerShutdownError(
+      `The worker shut down (${this.#reason}) before the job finished: ${why}`,
+    );
+    for (const job of this.#running.values()) job.controller.abort(error);
+  }
+}
+
+function failed(reason: unknown) {
+  const error = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+  const result = { error };
+  return { result, body: JSON.stringify(result), isStream: false };
+}

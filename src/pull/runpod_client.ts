@@ -1,0 +1,266 @@
+/**
+ * The worker side of RunPod's job API over an {@linkcode HttpClient}: take, stop, results,
+ * stream chunks and progress, with the headers RunPod expects.
+ *
+ * @module
+ */
+
+import { retry, RetryError } from "../async/retry.ts";
+import type { HttpClient, HttpResponse } from "../http_client.ts";
+import type { WorkerInfo } from "../job_result.ts";
+import { resultUrl, type RunPodEnv, takeUrl } from "./runpod_env.ts";
+import { readTakeResponse, retryAfter, type TakeOutcome } from "./take_response.ts";
+
+/** How result posts are retried. */
+export interface PostRetryOptions {
+  /** Attempts in all, the first included. @default 6 */
+  maxAttempts?: number;
+  /** The first back-off, in ms. @default 250 */
+  minDelay?: number;
+  /** The longest back-off, in ms. @default 5000 */
+  maxDelay?: number;
+}
+
+/** The outcome of a post. */
+export interface PostOutcome {
+  /** The endpoint accepted it (2xx). */
+  ok: boolean;
+  /** The last HTTP status, when there was an answer. */
+  status?: number;
+  /** The last answer's body, when there was one. */
+  body?: string;
+  /** The last network error, when there was no answer. */
+  error?: unknown;
+  /** Attempts made. */
+  attempts: number;
+}
+
+/** What a stop poll found. */
+export type StopOutcome =
+  | { kind: "stop"; ids: string[]; ignored: number }
+  | { kind: "none" }
+  | { kind: "throttled"; retryAfterMs?: number }
+  | { kind: "error"; message: string };
+
+class RetryableStatus extends Error {
+  constructor(readonly response: HttpResponse) {
+    super(`HTTP ${response.status}`);
+  }
+}
+
+/** Options for {@linkcode RunPodClient}. */
+export interface RunPodClientOptions {
+  /** The HTTP client. */
+  http: HttpClient;
+  /** The endpoints. */
+  env: RunPodEnv;
+  /** Who is calling (User-Agent). */
+  info: WorkerInfo;
+  /** `RUNPOD_UA_INTEGRATION`, appended to the User-Agent. */
+  integration?: string;
+  /** Result post retries. */
+  retry?: PostRetryOptions;
+}
+
+/**
+ * RunPod's worker-facing job API.
+ *
+ * @example
+ * ```ts ignore
+ * const client = new RunPodClient({ http: fetchClient, env, info });
+ * const outcome = await client.take(2, false, signal);
+ * ```
+ */
+export class RunPodClient {
+  readonly #http: HttpClient;
+  readonly #env: RunPodEnv;
+  readonly #getHeaders: Record<string, string>;
+  readonly #retry: Required<PostRetryOptions>;
+
+  /** @param options HTTP client, endpoints, identity and retry settings. */
+  constructor(options: RunPodClientOptions) {
+    this.#http = options.http;
+    this.#env = options.env;
+    const ua = `edgepod/${options.info.version} (${options.info.runtime}) Language/TypeScript${
+      options.integration ? ` Integration/${options.integration}` : ""
+    }`;
+    this.#getHeaders = {
+      authorization: options.env.apiKey,
+      "user-agent": ua,
+      accept: "application/json",
+    };
+    this.#retry = {
+      maxAttempts: options.retry?.maxAttempts ?? 6,
+      minDelay: options.retry?.minDelay ?? 250,
+      maxDelay: options.retry?.maxDelay ?? 5000,
+    };
+  }
+
+  /**
+   * Takes up to `count` jobs (long-poll). Network errors become `{ kind: "error" }`; an abort
+   * rejects with the signal's reason.
+   *
+   * @param count Jobs wanted.
+   * @param inProgress Whether any job is queued or running here.
+   * @param signal Aborts the long-poll.
+   * @returns What the answer means.
+   */
+  async take(count: number, inProgress: boolean, signal?: AbortSignal): Promise<TakeOutcome> {
+    let response: HttpResponse;
+    try {
+      response = await this.#http({
+        method: "GET",
+        url: takeUrl(this.#env, count, inProgress),
+        headers: this.#getHeaders,
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      return {
+        kind: "error",
+        type: error instanceof Error ? error.name : typeof error,
+        message: describeError(error).replace(/^\w+: /, ""),
+      };
+    }
+    return readTakeResponse(response);
+  }
+
+  /**
+   * Long-polls the job-stop channel.
+   *
+   * @param signal Aborts the long-poll.
+   * @returns The ids to stop, or why there are none.
+   */
+  async stops(signal?: AbortSignal): Promise<StopOutcome> {
+    const url = this.#env.stopUrl;
+    if (!url) return { kind: "none" };
+    let response: HttpResponse;
+    try {
+      response = await this.#http({ method: "GET", url, headers: this.#getHeaders, signal });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      return { kind: "error", message: describeError(error) };
+    }
+    if (response.status === 204) return { kind: "none" };
+    if (response.status === 429) {
+      return { kind: "throttled", retryAfterMs: retryAfter(response.header("retry-after")) };
+    }
+    if (response.status >= 400) return { kind: "error", message: `HTTP ${response.status}` };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(response.body);
+    } catch {
+      return { kind: "error", message: "the answer is not JSON" };
+    }
+    const list = (payload as { jobsToStop?: unknown } | null)?.jobsToStop;
+    if (!Array.isArray(list)) return { kind: "error", message: "jobsToStop is not a list" };
+    const ids = list.filter((id): id is string => typeof id === "string");
+    return { kind: "stop", ids, ignored: list.length - ids.length };
+  }
+
+  /**
+   * Posts a final result (`isStream` as given) or a progress update (`isStream=false`) to
+   * job-done.
+   *
+   * @param jobId The job.
+   * @param body The JSON body.
+   * @param isStream Whether the handler streamed.
+   * @returns The outcome after retries.
+   */
+  postDone(jobId: string, body: string, isStream: boolean): Promise<PostOutcome> {
+    return this.#post(resultUrl(this.#env.doneTemplate, jobId, isStream), jobId, body);
+  }
+
+  /**
+   * Posts a stream chunk (`{"output": ...}`) to job-stream, `isStream=false` as the platform
+   * receives it today (#325).
+   *
+   * @param jobId The job.
+   * @param body The JSON body.
+   * @returns The outcome after retries.
+   */
+  postStream(jobId: string, body: string): Promise<PostOutcome> {
+    return this.#post(resultUrl(this.#env.streamTemplate, jobId, false), jobId, body);
+  }
+
+  /**
+   * Sends a GET to the ping URL with extra parameters (the unhealthy report), best effort.
+   *
+   * @param params Query parameters.
+   * @param timeoutMs Gives up after this long.
+   * @returns Whether it was answered with 2xx.
+   */
+  async ping(params: Record<string, string>, timeoutMs: number): Promise<boolean> {
+    if (!this.#env.pingUrl || !this.#env.apiKey) return false;
+    const url = new URL(this.#env.pingUrl);
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error("ping timed out")), timeoutMs);
+    try {
+      const response = await this.#http({
+        method: "GET",
+        url: url.href,
+        headers: this.#getHeaders,
+        signal: controller.signal,
+      });
+      return response.status < 300;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #post(url: string, jobId: string, body: string): Promise<PostOutcome> {
+    // As the Python SDK: a JSON body labelled form-urlencoded, which the platform accepts, and
+    // X-Request-ID on this request only (the SDK leaked it into every later request).
+    const headers = {
+      ...this.#getHeaders,
+      "content-type": "application/x-www-form-urlencoded",
+      charset: "utf-8",
+      "x-request-id": jobId,
+    };
+    let attempts = 0;
+    try {
+      const response = await retry(async () => {
+        attempts++;
+        const res = await this.#http({ method: "POST", url, headers, body });
+        if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res);
+        return res;
+      }, {
+        ...this.#retry,
+        delayFor: (error) =>
+          error instanceof RetryableStatus && error.response.status === 429
+            ? retryAfter(error.response.header("retry-after"))
+            : undefined,
+      });
+      return { ok: response.status < 300, status: response.status, body: response.body, attempts };
+    } catch (error) {
+      const last = error instanceof RetryError ? error.cause : error;
+      if (last instanceof RetryableStatus) {
+        return { ok: false, status: last.response.status, body: last.response.body, attempts };
+      }
+      return { ok: false, error: last, attempts };
+    }
+  }
+}
+
+/**
+ * Describes an error for a log line: `Name: message` plus its cause.
+ *
+ * @param error Anything thrown.
+ * @returns One line of text.
+ *
+ * @example
+ * ```ts
+ * import { describeError } from "./runpod_client.ts";
+ * console.assert(describeError(new TypeError("x")) === "TypeError: x");
+ * ```
+ */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error
+    ? ` (${error.cause.name}: ${error.cause.message})`
+    : "";
+  return `${error.name}: ${error.message}${cause}`;
+}
