@@ -46,12 +46,12 @@ export function startChild(script: string, args: string[] = [], options: ChildOp
     if (value !== undefined && !key.startsWith("RUNPOD_")) env[key] = value;
   }
   Object.assign(env, { NO_COLOR: "1" }, options.env);
-  const proc = spawn(exe, argv, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawnProcess(exe, argv, options.cwd, env);
   let stdout = "";
   let stderr = "";
   const watchers: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   let partial = "";
-  proc.stdout!.setEncoding("utf8").on("data", (text: string) => {
+  proc.onStdout((text: string) => {
     stdout += text;
     const lines = (partial + text).split("\n");
     partial = lines.pop()!;
@@ -61,10 +61,9 @@ export function startChild(script: string, args: string[] = [], options: ChildOp
       }
     }
   });
-  proc.stderr!.setEncoding("utf8").on("data", (text: string) => void (stderr += text));
+  proc.onStderr((text: string) => void (stderr += text));
   const exited = deferred<number | string>();
-  proc.on("close", (code, signal) => exited.resolve(code ?? signal ?? "unknown"));
-  proc.on("error", (error) => exited.reject(error));
+  proc.exited.then(exited.resolve, exited.reject);
   return {
     get stdout() {
       return stdout;
@@ -87,7 +86,88 @@ export function startChild(script: string, args: string[] = [], options: ChildOp
         }),
       ]);
     },
-    kill: (signal = "SIGTERM") => void proc.kill(signal),
+    kill: (signal = "SIGTERM") => proc.kill(signal),
+  };
+}
+
+interface RawProcess {
+  onStdout(listener: (text: string) => void): void;
+  onStderr(listener: (text: string) => void): void;
+  exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** The part of `Deno.Command` used here. */
+interface DenoCommandApi {
+  Command: new (exe: string, options: {
+    args: string[];
+    cwd?: string;
+    env: Record<string, string>;
+    clearEnv: boolean;
+    stdin: "null";
+    stdout: "piped";
+    stderr: "piped";
+  }) => {
+    spawn(): {
+      stdout: ReadableStream<Uint8Array>;
+      stderr: ReadableStream<Uint8Array>;
+      status: Promise<{ code: number; signal: string | null }>;
+      kill(signal: string): void;
+    };
+  };
+}
+
+/**
+ * Spawns with `node:child_process`, except on Deno, whose polyfill reports a child that trapped
+ * SIGTERM and exited 0 as killed by SIGTERM (Deno 2.9.6); `Deno.Command` reports the truth.
+ */
+function spawnProcess(
+  exe: string,
+  argv: string[],
+  cwd: string | undefined,
+  env: Record<string, string>,
+): RawProcess {
+  const deno = (globalThis as { Deno?: DenoCommandApi }).Deno;
+  if (deno) {
+    const child = new deno.Command(exe, {
+      args: argv,
+      cwd,
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pump = (stream: ReadableStream<Uint8Array>, listeners: ((text: string) => void)[]) =>
+      stream.pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>)
+        .pipeTo(
+          new WritableStream({ write: (text) => listeners.forEach((l) => l(text)) }),
+        );
+    const out: ((text: string) => void)[] = [];
+    const err: ((text: string) => void)[] = [];
+    const piped = Promise.all([pump(child.stdout, out), pump(child.stderr, err)]);
+    return {
+      onStdout: (l) => void out.push(l),
+      onStderr: (l) => void err.push(l),
+      exited: Promise.all([child.status, piped]).then(([s]) => s.signal ?? s.code),
+      kill: (signal) => {
+        try {
+          child.kill(signal);
+        } catch {
+          // already exited
+        }
+      },
+    };
+  }
+  const proc = spawn(exe, argv, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  return {
+    onStdout: (l) => void proc.stdout!.setEncoding("utf8").on("data", l),
+    onStderr: (l) => void proc.stderr!.setEncoding("utf8").on("data", l),
+    exited: new Promise((resolve, reject) => {
+      proc.on("close", (code, signal) => resolve(code ?? signal ?? "unknown"));
+      proc.on("error", reject);
+    }),
+    kill: (signal) => void proc.kill(signal),
   };
 }
 

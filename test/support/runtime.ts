@@ -8,6 +8,7 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { Runtime } from "../../src/runtime.ts";
+import { loadRuntime } from "../../adapters/auto.ts";
 
 /** The runtime running this test file. */
 export const runtimeName: "node" | "deno" | "bun" = "Deno" in globalThis
@@ -24,13 +25,8 @@ export const repoRoot: string = fileURLToPath(new URL("../../", import.meta.url)
  *
  * @returns Its `Runtime`.
  */
-export async function currentRuntime(): Promise<Runtime> {
-  const adapter = runtimeName === "deno"
-    ? await import("../../adapters/deno.ts")
-    : runtimeName === "bun"
-    ? await import("../../adapters/bun.ts")
-    : await import("../../adapters/node.ts");
-  return adapter.runtime;
+export function currentRuntime(): Promise<Runtime> {
+  return loadRuntime();
 }
 
 /** Options for {@linkcode childCommand}. */
