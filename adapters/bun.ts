@@ -9,6 +9,7 @@ import { writeSync } from "node:fs";
 import type { StartOptions } from "../src/config.ts";
 import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
+import { siblingUrl } from "../src/sibling_url.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
 
@@ -74,7 +75,7 @@ export const runtime: Runtime = {
     });
   },
   startThread(moduleUrl, data): ThreadHandle {
-    const worker = new Worker(new URL("./_thread_web.ts", import.meta.url).href, {
+    const worker = new Worker(siblingUrl("./_thread_web", import.meta.url).href, {
       type: "module",
     });
     (worker as Worker & { unref?: () => void }).unref?.();

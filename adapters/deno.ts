@@ -1,7 +1,8 @@
 /**
  * The Deno entry point: `import { start } from "edgepod/deno"`. Least permissions: local test
- * mode needs `--allow-env --allow-read=test_input.json`; the pull worker needs `--allow-env` and
- * `--allow-net` for the RunPod hosts.
+ * mode needs `--allow-env --allow-read=test_input.json`; the pull worker needs `--allow-env`,
+ * `--allow-net` for the RunPod hosts, and `--allow-read` of edgepod's own directory (Deno checks
+ * it when the heartbeat thread loads its module).
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import type { StartOptions } from "../src/config.ts";
 import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
+import { siblingUrl } from "../src/sibling_url.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
 
@@ -19,7 +21,11 @@ interface DenoApi {
   version: { deno: string };
   args: string[];
   env: { get(name: string): string | undefined };
-  permissions: { querySync(p: { name: "env"; variable?: string }): { state: string } };
+  permissions: {
+    querySync(p: { name: "env"; variable?: string } | { name: "read"; path: string }): {
+      state: string;
+    };
+  };
   readTextFile(path: string): Promise<string>;
   stdout: { writeSync(bytes: Uint8Array): number };
   addSignalListener(signal: string, listener: () => void): void;
@@ -97,7 +103,19 @@ export const runtime: Runtime = {
     });
   },
   startThread(moduleUrl, data): ThreadHandle {
-    const worker = new Worker(new URL("./_thread_web.ts", import.meta.url).href, {
+    // Deno checks read permission when a Worker loads its modules (unlike the main module graph).
+    const root = new URL("../", import.meta.url);
+    for (const url of [siblingUrl("./_thread_web", import.meta.url), moduleUrl]) {
+      if (url.protocol !== "file:") continue;
+      const path = decodeURIComponent(url.pathname);
+      if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
+        const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
+        throw new Error(
+          `Cannot start a background thread as Deno needs read access to ${path}: run with --allow-read=${dir}`,
+        );
+      }
+    }
+    const worker = new Worker(siblingUrl("./_thread_web", import.meta.url).href, {
       type: "module",
     });
     worker.postMessage({ url: moduleUrl.href, data });

@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import type { StartOptions } from "../src/config.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
+import { siblingUrl } from "../src/sibling_url.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { nodeHttpClient } from "./_node_http_client.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
@@ -66,7 +67,7 @@ export const runtime: Runtime = {
     const worker = new Worker(THREAD_BOOTSTRAP, {
       eval: true,
       workerData: {
-        entry: new URL("./_thread_node.ts", import.meta.url).href,
+        entry: siblingUrl("./_thread_node", import.meta.url).href,
         tsx: tsxLoader(),
         url: moduleUrl.href,
         data,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: type-checks (including the proof that src/ uses Web APIs only), then runs the same
+// `npm test`: builds dist/, type-checks (including the proof that src/ uses Web APIs only), then runs the same
 // test files under Node (tsx), Deno and Bun. Prints each runner's output as it comes, then one
 // line per runtime and a last line `N passed, N failed` summing all three. Exits non-zero if a
 // type-check or a runner fails, or if a runner ran zero tests.
@@ -81,13 +81,15 @@ let ok = true;
 let passed = 0;
 let failed = 0;
 
-for (
-  const [name, args] of [["tsc (project)", ["-p", "."]], ["tsc (src/ Web-only)", [
-    "-p",
-    "tsconfig.web.json",
-  ]]]
-) {
-  console.log(`\n=== type-check: ${name} ===`);
+// The build comes first: under Node, `import "edgepod"` resolves to dist/ (the package's `node`
+// export condition), and the examples are tested through that import.
+const checks = [
+  ["build (dist/ for Node)", ["-p", "tsconfig.build.json"]],
+  ["tsc (project)", ["-p", "."]],
+  ["tsc (src/ Web-only)", ["-p", "tsconfig.web.json"]],
+];
+for (const [name, args] of checks) {
+  console.log(`\n=== ${name} ===`);
   const result = await run(join(bin, "tsc"), args);
   if (result.code !== 0) {
     ok = false;

@@ -7,6 +7,7 @@
 import { deferred } from "../async/deferred.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
 import type { Runtime, ThreadHandle } from "../runtime.ts";
+import { siblingUrl } from "../sibling_url.ts";
 import type { HeartbeatData, HeartbeatReport } from "./heartbeat_thread.ts";
 
 /** Options for {@linkcode Heartbeat.start}. */
@@ -82,11 +83,15 @@ export class Heartbeat {
       intervalMs: options.intervalMs,
       version: options.version,
     };
-    const module = new URL(
-      import.meta.url.endsWith(".ts") ? "./heartbeat_thread.ts" : "./heartbeat_thread.js",
-      import.meta.url,
-    );
-    return new Heartbeat(runtime.startThread(module, data), logger);
+    const module = siblingUrl("./heartbeat_thread", import.meta.url);
+    try {
+      return new Heartbeat(runtime.startThread(module, data), logger);
+    } catch (error) {
+      logger.error(
+        `Pings will not be sent: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return undefined;
+    }
   }
 
   /** Lists a job in pings. */
