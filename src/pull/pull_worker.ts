@@ -182,12 +182,21 @@ class PullWorker {
     this.#running.set(job.id, { controller, done: run() });
   }
 
-  /** Answers a malformed job that has an id with a FAILED result, so it does not hang. */
+  /**
+   * Answers a malformed job that has an id with a FAILED result, so it does not hang. It is
+   * tracked like a running job until that post ends: listed in pings, awaited by the drain.
+   */
   #rejectJob(id: string, reason: string): void {
     const log = this.#setup.logger.forJob({ id });
     log.error(`Malformed job skipped: ${reason}`);
+    if (this.#running.has(id)) return; // the copy of a job that runs: the job gets its result
+    this.#heartbeat?.add(id);
     const channel = new JobChannel({ client: this.#client, jobId: id, log });
-    void channel.finish(failed(new TypeError(`Malformed job: ${reason}`)));
+    const done = channel.finish(failed(new TypeError(`Malformed job: ${reason}`))).then(() => {
+      this.#running.delete(id);
+      this.#heartbeat?.remove(id);
+    });
+    this.#running.set(id, { controller: new AbortController(), done });
   }
 
   async #stopLoop(): Promise<void> {

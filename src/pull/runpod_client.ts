@@ -6,10 +6,18 @@
  */
 
 import { retry, RetryError } from "../async/retry.ts";
-import type { HttpClient, HttpResponse } from "../http_client.ts";
+import type { HttpClient, HttpRequest, HttpResponse } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import { resultUrl, type RunPodEnv, takeUrl } from "./runpod_env.ts";
 import { readTakeResponse, retryAfter, type TakeOutcome } from "./take_response.ts";
+
+/** Per-operation request timeouts, in ms. */
+export interface ClientTimeouts {
+  /** A job-take or job-stop long-poll; a poll that times out means "nothing yet". @default 90000 */
+  poll?: number;
+  /** One attempt of a result, chunk or progress post (then it is retried). @default 60000 */
+  post?: number;
+}
 
 /** How result posts are retried. */
 export interface PostRetryOptions {
@@ -60,6 +68,8 @@ export interface RunPodClientOptions {
   integration?: string;
   /** Result post retries. */
   retry?: PostRetryOptions;
+  /** Request timeouts. */
+  timeouts?: ClientTimeouts;
 }
 
 /**
@@ -76,6 +86,7 @@ export class RunPodClient {
   readonly #env: RunPodEnv;
   readonly #getHeaders: Record<string, string>;
   readonly #retry: Required<PostRetryOptions>;
+  readonly #timeouts: Required<ClientTimeouts>;
 
   /** @param options HTTP client, endpoints, identity and retry settings. */
   constructor(options: RunPodClientOptions) {
@@ -94,6 +105,29 @@ export class RunPodClient {
       minDelay: options.retry?.minDelay ?? 250,
       maxDelay: options.retry?.maxDelay ?? 5000,
     };
+    this.#timeouts = {
+      poll: options.timeouts?.poll ?? 90_000,
+      post: options.timeouts?.post ?? 60_000,
+    };
+  }
+
+  /** Sends a request that gives up after `timeoutMs` (rejecting with a `TimeoutError`). */
+  async #send(request: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+    const outer = request.signal;
+    if (outer?.aborted) throw outer.reason;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(outer!.reason);
+    outer?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(
+      () => controller.abort(new DOMException(`No answer within ${timeoutMs} ms`, "TimeoutError")),
+      timeoutMs,
+    );
+    try {
+      return await this.#http({ ...request, signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onAbort);
+    }
   }
 
   /**
@@ -108,14 +142,17 @@ export class RunPodClient {
   async take(count: number, inProgress: boolean, signal?: AbortSignal): Promise<TakeOutcome> {
     let response: HttpResponse;
     try {
-      response = await this.#http({
+      response = await this.#send({
         method: "GET",
         url: takeUrl(this.#env, count, inProgress),
         headers: this.#getHeaders,
         signal,
-      });
+      }, this.#timeouts.poll);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
+      if (isTimeout(error)) {
+        return { kind: "none", note: `the long-poll timed out (${this.#timeouts.poll} ms)` };
+      }
       return {
         kind: "error",
         type: error instanceof Error ? error.name : typeof error,
@@ -136,9 +173,13 @@ export class RunPodClient {
     if (!url) return { kind: "none" };
     let response: HttpResponse;
     try {
-      response = await this.#http({ method: "GET", url, headers: this.#getHeaders, signal });
+      response = await this.#send(
+        { method: "GET", url, headers: this.#getHeaders, signal },
+        this.#timeouts.poll,
+      );
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
+      if (isTimeout(error)) return { kind: "none" };
       return { kind: "error", message: describeError(error) };
     }
     if (response.status === 204) return { kind: "none" };
@@ -224,7 +265,7 @@ export class RunPodClient {
     try {
       const response = await retry(async () => {
         attempts++;
-        const res = await this.#http({ method: "POST", url, headers, body });
+        const res = await this.#send({ method: "POST", url, headers, body }, this.#timeouts.post);
         if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res);
         return res;
       }, {
@@ -263,4 +304,8 @@ export function describeError(error: unknown): string {
     ? ` (${error.cause.name}: ${error.cause.message})`
     : "";
   return `${error.name}: ${error.message}${cause}`;
+}
+
+function isTimeout(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === "TimeoutError";
 }
