@@ -105,9 +105,16 @@ export class JobChannel {
     while (this.#pending) {
       const { body, delivered } = this.#pending;
       this.#pending = undefined;
-      const outcome = await client.postDone(jobId, body, false);
-      if (!outcome.ok) log.warn(`Failed to send a progress update. | ${describeOutcome(outcome)}`);
-      delivered.resolve();
+      try {
+        const outcome = await client.postDone(jobId, body, false);
+        if (!outcome.ok) {
+          log.warn(`Failed to send a progress update. | ${describeOutcome(outcome)}`);
+        }
+      } catch (error) {
+        log.warn(`Failed to send a progress update. | ${describeError(error)}`);
+      } finally {
+        delivered.resolve();
+      }
     }
     this.#pumping = undefined;
   }

@@ -179,7 +179,10 @@ class PullWorker {
         held?.release();
       }
     };
-    this.#running.set(job.id, { controller, done: run() });
+    // run() handles every outcome; the catch only keeps a bug there from becoming an unhandled
+    // rejection that would end the process.
+    const done = run().catch((error) => log.error(`Job handling failed: ${String(error)}`));
+    this.#running.set(job.id, { controller, done });
   }
 
   /**

@@ -209,7 +209,7 @@ export class RunPodClient {
    * @returns The outcome after retries.
    */
   postDone(jobId: string, body: string, isStream: boolean): Promise<PostOutcome> {
-    return this.#post(resultUrl(this.#env.doneTemplate, jobId, isStream), jobId, body);
+    return this.#post(() => resultUrl(this.#env.doneTemplate, jobId, isStream), jobId, body);
   }
 
   /**
@@ -221,7 +221,7 @@ export class RunPodClient {
    * @returns The outcome after retries.
    */
   postStream(jobId: string, body: string): Promise<PostOutcome> {
-    return this.#post(resultUrl(this.#env.streamTemplate, jobId, false), jobId, body);
+    return this.#post(() => resultUrl(this.#env.streamTemplate, jobId, false), jobId, body);
   }
 
   /**
@@ -252,7 +252,14 @@ export class RunPodClient {
     }
   }
 
-  async #post(url: string, jobId: string, body: string): Promise<PostOutcome> {
+  async #post(makeUrl: () => string, jobId: string, body: string): Promise<PostOutcome> {
+    let url: string;
+    try {
+      url = makeUrl();
+    } catch (error) {
+      // A missing or broken RUNPOD_WEBHOOK_POST_* template: a failed post, never a throw.
+      return { ok: false, error, attempts: 0 };
+    }
     // As the Python SDK: a JSON body labelled form-urlencoded, which the platform accepts, and
     // X-Request-ID on this request only (the SDK leaked it into every later request).
     const headers = {

@@ -60,13 +60,16 @@ export function readRunPodEnv(env: EnvReader, info: Pick<WorkerInfo, "workerId">
   const warnings: string[] = [];
   const workerId = info.workerId;
   const gpu = env("RUNPOD_GPU_TYPE_ID") ?? "";
+  // Values are inserted literally (replacer functions: a replacement string would interpret
+  // `$&`, `$$`, ...), with only the characters that would change the URL's structure encoded.
   const substitute = (template: string) =>
-    template.replaceAll("$RUNPOD_POD_ID", workerId).replaceAll("$RUNPOD_GPU_TYPE_ID", gpu);
+    template.replaceAll("$RUNPOD_POD_ID", () => urlSafe(workerId))
+      .replaceAll("$RUNPOD_GPU_TYPE_ID", () => urlSafe(gpu));
 
   const rawTake = env("RUNPOD_WEBHOOK_GET_JOB");
   if (!rawTake) throw new TypeError("RUNPOD_WEBHOOK_GET_JOB must be set for the pull worker");
   const takeUrl = checkUrl(
-    substitute(rawTake).replaceAll("$ID", workerId),
+    substitute(rawTake).replaceAll("$ID", () => urlSafe(workerId)),
     "RUNPOD_WEBHOOK_GET_JOB",
   );
 
@@ -85,7 +88,7 @@ export function readRunPodEnv(env: EnvReader, info: Pick<WorkerInfo, "workerId">
       warnings.push(`${name} is not set; results cannot be posted`);
       return "";
     }
-    checkUrl(substitute(raw).replaceAll("$ID", "id"), name);
+    checkUrl(substitute(raw).replaceAll("$ID", () => "id"), name);
     return substitute(raw);
   };
 
@@ -161,7 +164,7 @@ export function takeUrl(
  * ```
  */
 export function resultUrl(template: string, jobId: string, isStream: boolean): string {
-  const url = new URL(template.replaceAll("$ID", encodeURIComponent(jobId)));
+  const url = new URL(template.replaceAll("$ID", () => encodeURIComponent(jobId)));
   url.searchParams.set("isStream", isStream ? "true" : "false");
   return url.href;
 }
@@ -172,4 +175,9 @@ function checkUrl(value: string, name: string): string {
   } catch {
     throw new TypeError(`${name} must be an absolute URL: received ${value}`);
   }
+}
+
+/** Percent-encodes the characters that would split a path segment or a query value. */
+function urlSafe(value: string): string {
+  return value.replace(/[%&#?/+ ]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

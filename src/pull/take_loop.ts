@@ -84,7 +84,6 @@ export class TakeLoop {
         switch (outcome.kind) {
           case "jobs":
             failures = 0;
-            idle = 0;
             this.#deliver(outcome.jobs, permits);
             for (const bad of outcome.rejected) {
               if (bad.id !== undefined) this.#o.reject(bad.id, bad.reason);
@@ -94,9 +93,6 @@ export class TakeLoop {
           case "none":
             failures = 0;
             if (outcome.note) logger.debug(`No job: ${outcome.note}`);
-            // A server that answers at once instead of long-polling must not make us spin.
-            if (performance.now() - started < 50) wait = Math.min(1000, 10 * 2 ** idle++);
-            else idle = 0;
             break;
           case "throttled":
             wait = outcome.retryAfterMs ?? 5000;
@@ -111,6 +107,12 @@ export class TakeLoop {
             );
             break;
         }
+        // A server that answers "nothing" at once instead of long-polling (no job, or only
+        // malformed ones) must not make us spin: back off from 10 ms up to 1 s.
+        const usable = outcome.kind === "jobs" && outcome.jobs.length > 0;
+        if (usable || outcome.kind === "error" || outcome.kind === "throttled") idle = 0;
+        else if (performance.now() - started < 50) wait = Math.min(1000, 10 * 2 ** idle++);
+        else idle = 0;
       } catch {
         // The take was aborted by shutdown; nothing was received.
       } finally {

@@ -69,6 +69,7 @@ export function readTakeResponse(response: HttpResponse): TakeOutcome {
       note: `HTTP ${status} with a body that is not JSON: ${snippet(response.body)}`,
     };
   }
+  if (Array.isArray(payload) && payload.length === 0) return { kind: "none" };
   const entries = Array.isArray(payload) ? payload : [payload];
   const jobs: Job[] = [];
   const rejected: RejectedJob[] = [];
@@ -121,8 +122,12 @@ function checkJob(entry: unknown): { job: Job } | RejectedJob {
  */
 export function retryAfter(value: string | null): number | undefined {
   if (value === null || value.trim() === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  // RFC 9110: delta-seconds (a non-negative integer) or an HTTP-date; "-1" is neither (but
+  // Date.parse would read it as a year).
+  if (/^\s*[-+]?[\d.]+\s*$/.test(value)) {
+    const seconds = Number(value);
+    return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  }
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
