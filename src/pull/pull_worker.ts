@@ -20,6 +20,9 @@ import { RunPodClient } from "./runpod_client.ts";
 import { readRunPodEnv, type RunPodEnv } from "./runpod_env.ts";
 import { TakeLoop } from "./take_loop.ts";
 
+/** After the drain deadline, how long aborted jobs' results may take to post. */
+const REPORT_GRACE_MS = 5000;
+
 interface RunningJob {
   controller: AbortController;
   done: Promise<void>;
@@ -74,17 +77,12 @@ class PullWorker {
 
   async run(): Promise<number> {
     const { runtime, logger, config, info } = this.#setup;
-    this.#heartbeat = Heartbeat.start(runtime, logger, {
-      url: this.#env.pingUrl,
-      apiKey: this.#env.apiKey,
-      hasPodId: Boolean(runtime.env("RUNPOD_POD_ID")),
-      intervalMs: this.#env.pingIntervalMs,
-      version: info.version,
-    });
     const removers = (["SIGTERM", "SIGINT"] as const).map((signal) =>
       runtime.onSignal(signal, () => this.#stop(`${signal} received`))
     );
     try {
+      // Checks before the heartbeat (as the Python SDK): a failing worker must never have sent a
+      // healthy ping, before or after its unhealthy report.
       const failure = await runFitnessChecks();
       if (failure) {
         logger.error(`Fitness check failed: ${failure.name} | ${failure.type}: ${failure.message}`);
@@ -95,9 +93,15 @@ class PullWorker {
           runpod_version: info.version,
         }, 2000);
         logger.error("Worker is unhealthy, exiting.");
-        await this.#heartbeat?.stop();
         return 1;
       }
+      this.#heartbeat = Heartbeat.start(runtime, logger, {
+        url: this.#env.pingUrl,
+        apiKey: this.#env.apiKey,
+        hasPodId: Boolean(runtime.env("RUNPOD_POD_ID")),
+        intervalMs: this.#env.pingIntervalMs,
+        version: info.version,
+      });
       await this.#gate.refresh();
       const poll = config.concurrencyModifier
         ? setInterval(() => void this.#gate.refresh(), config.concurrencyPollMs)
@@ -273,7 +277,16 @@ class PullWorker {
     clearTimeout(timer);
     if (clean) return true;
     this.#abortAll(`the ${config.drainTimeoutMs} ms drain deadline passed`);
-    await all();
+    // Aborted jobs post their FAILED results now; posts already in flight may be retrying.
+    // Give them a fixed grace, so the process always exits within drainTimeoutMs + 5 s.
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, REPORT_GRACE_MS)));
+    await Promise.race([all(), grace]);
+    clearTimeout(timer);
+    if (this.#running.size > 0) {
+      logger.error(
+        `${this.#running.size} results could not be delivered within the ${REPORT_GRACE_MS} ms grace after the drain deadline`,
+      );
+    }
     return false;
   }
 
