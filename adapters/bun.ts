@@ -9,9 +9,9 @@ import { writeSync } from "node:fs";
 import type { StartOptions } from "../src/config.ts";
 import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
-import { siblingUrl } from "../src/sibling_url.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
+import { startWebThread } from "./_web_thread.ts";
 
 export * from "../src/mod.ts";
 
@@ -75,21 +75,9 @@ export const runtime: Runtime = {
     });
   },
   startThread(moduleUrl, data): ThreadHandle {
-    const worker = new Worker(siblingUrl("./_thread_web", import.meta.url).href, {
-      type: "module",
-    });
+    const { handle, worker } = startWebThread(moduleUrl, data);
     (worker as Worker & { unref?: () => void }).unref?.();
-    worker.postMessage({ url: moduleUrl.href, data });
-    return {
-      postMessage: (message) => worker.postMessage(message),
-      onMessage: (listener) => worker.addEventListener("message", (e) => listener(e.data)),
-      onError: (listener) =>
-        worker.addEventListener("error", (e) => {
-          e.preventDefault();
-          listener(e.error ?? new Error(e.message));
-        }),
-      terminate: () => Promise.resolve(worker.terminate()),
-    };
+    return handle;
   },
   http: fetchClient,
   residentMemory: () => process.memoryUsage.rss(),

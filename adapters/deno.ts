@@ -10,9 +10,9 @@
 import type { StartOptions } from "../src/config.ts";
 import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
-import { siblingUrl } from "../src/sibling_url.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
+import { startWebThread, WEB_THREAD_BOOTSTRAP } from "./_web_thread.ts";
 
 export * from "../src/mod.ts";
 
@@ -105,7 +105,7 @@ export const runtime: Runtime = {
   startThread(moduleUrl, data): ThreadHandle {
     // Deno checks read permission when a Worker loads its modules (unlike the main module graph).
     const root = new URL("../", import.meta.url);
-    for (const url of [siblingUrl("./_thread_web", import.meta.url), moduleUrl]) {
+    for (const url of [WEB_THREAD_BOOTSTRAP, moduleUrl]) {
       if (url.protocol !== "file:") continue;
       const path = decodeURIComponent(url.pathname);
       if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
@@ -115,20 +115,7 @@ export const runtime: Runtime = {
         );
       }
     }
-    const worker = new Worker(siblingUrl("./_thread_web", import.meta.url).href, {
-      type: "module",
-    });
-    worker.postMessage({ url: moduleUrl.href, data });
-    return {
-      postMessage: (message) => worker.postMessage(message),
-      onMessage: (listener) => worker.addEventListener("message", (e) => listener(e.data)),
-      onError: (listener) =>
-        worker.addEventListener("error", (e) => {
-          e.preventDefault();
-          listener(e.error ?? new Error(e.message));
-        }),
-      terminate: () => Promise.resolve(worker.terminate()),
-    };
+    return startWebThread(moduleUrl, data).handle;
   },
   http: fetchClient,
   residentMemory: () => Deno.memoryUsage().rss,

@@ -1,24 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { abortListeners } from "./support/spies.ts";
 import { abortable } from "../src/async/abortable.ts";
 import { deferred } from "../src/async/deferred.ts";
 import { delay } from "../src/async/delay.ts";
-
-/** Tracks the abort listeners currently added to `signal`. */
-function abortListeners(signal: AbortSignal): Set<unknown> {
-  const listeners = new Set<unknown>();
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = ((type: string, listener: EventListener, options?: boolean) => {
-    if (type === "abort") listeners.add(listener);
-    add(type, listener, options);
-  }) as unknown as typeof signal.addEventListener;
-  signal.removeEventListener = ((type: string, listener: EventListener, options?: boolean) => {
-    if (type === "abort") listeners.delete(listener);
-    remove(type, listener, options);
-  }) as unknown as typeof signal.removeEventListener;
-  return listeners;
-}
 
 /** A hand-written async iterator over `values` that records calls to `next()` and `return()`. */
 function recordingIterable<T>(values: T[], options: { hangAfter?: number } = {}) {
