@@ -1,5 +1,5 @@
 /**
- * The heartbeat's main-thread side: starts the ping thread and keeps its job list current.
+ * The heartbeat's main-thread side: keeps the shared job list current and runs the ping thread.
  *
  * @module
  */
@@ -9,61 +9,68 @@ import type { RunPodLogger } from "../run_pod_logger.ts";
 import type { Runtime, ThreadHandle } from "../runtime.ts";
 import { siblingUrl } from "../sibling_url.ts";
 import type { HeartbeatData, HeartbeatReport } from "./heartbeat_thread.ts";
+import { JobMirror } from "./job_mirror.ts";
 
-/** Options for {@linkcode Heartbeat.start}. */
-export interface HeartbeatOptions extends HeartbeatData {
+/** Options for {@linkcode Heartbeat.create}. */
+export interface HeartbeatOptions {
+  /** The ping URL, placeholders substituted. */
+  url?: string;
+  /** The raw API key. */
+  apiKey?: string;
   /** Whether `RUNPOD_POD_ID` is set (pings need a real pod id). */
-  hasPodId: boolean;
+  hasPodId?: boolean;
+  /** The period in ms. */
+  intervalMs: number;
+  /** Sent as `runpod_version`. */
+  version: string;
 }
 
 /**
- * The heartbeat. Job ids are sent to the thread as ordered deltas, batched per microtask;
- * {@linkcode Heartbeat.flush} sends them at once (before starting jobs, so a handler that blocks
- * immediately is still listed in pings).
+ * The heartbeat. Job ids live in a {@linkcode JobMirror} in shared memory that the ping thread
+ * reads at each ping: changes are written once per microtask, and {@linkcode Heartbeat.flush}
+ * writes them at once (before starting jobs, so a handler that blocks the event loop immediately
+ * is still listed in pings). Nothing is posted to the thread per job.
  *
  * @example
  * ```ts ignore
- * const heartbeat = Heartbeat.start(runtime, logger, options);
+ * const heartbeat = Heartbeat.create(runtime, logger, options);
  * heartbeat?.add("job-1");
  * heartbeat?.flush();
+ * heartbeat?.start();
  * await heartbeat?.stop();
  * ```
  */
 export class Heartbeat {
-  readonly #thread: ThreadHandle;
-  #ops: string[] = [];
-  #scheduled = false;
+  readonly #runtime: Runtime;
+  readonly #logger: RunPodLogger;
+  readonly #data: HeartbeatData;
+  readonly #mirror = new JobMirror();
+  readonly #ids = new Set<string>();
   readonly #stopped = deferred<void>();
-  #stopping = false;
+  #thread?: ThreadHandle;
+  #scheduled = false;
+  #warnedTruncated = false;
 
-  private constructor(thread: ThreadHandle, logger: RunPodLogger) {
-    this.#thread = thread;
-    thread.onMessage((message) => {
-      const report = message as HeartbeatReport;
-      if (report.type === "stopped") this.#stopped.resolve();
-      else if (report.level === "DEBUG") logger.debug(report.message);
-      else if (report.level === "WARN") logger.warn(report.message);
-      else logger.error(report.message);
-    });
-    thread.onError((error) => {
-      logger.error(`The heartbeat thread failed: ${String(error)}`);
-      this.#stopped.resolve();
-    });
+  private constructor(runtime: Runtime, logger: RunPodLogger, data: Omit<HeartbeatData, "mirror">) {
+    this.#runtime = runtime;
+    this.#logger = logger;
+    this.#data = { ...data, mirror: this.#mirror.buffer };
   }
 
   /**
-   * Starts the ping thread when the worker runs on RunPod: an API key, a pod id and a ping URL
-   * are all needed (each missing one is logged as the Python SDK does).
+   * Prepares the heartbeat when the worker runs on RunPod: an API key, a pod id and a ping URL
+   * are all needed (each missing one is logged as the Python SDK does). The thread starts with
+   * {@linkcode Heartbeat.start}.
    *
    * @param runtime Starts the thread.
    * @param logger Receives the thread's log lines.
    * @param options Ping settings.
    * @returns The heartbeat, or `undefined` when pings are not sent.
    */
-  static start(
+  static create(
     runtime: Runtime,
     logger: RunPodLogger,
-    options: Partial<HeartbeatOptions> & Pick<HeartbeatOptions, "intervalMs" | "version">,
+    options: HeartbeatOptions,
   ): Heartbeat | undefined {
     if (!options.apiKey) {
       logger.debug("Not deployed on Runpod serverless, pings will not be sent.");
@@ -77,41 +84,61 @@ export class Heartbeat {
       logger.error("Ping URL not set, cannot start ping.");
       return undefined;
     }
-    const data: HeartbeatData = {
+    return new Heartbeat(runtime, logger, {
       url: options.url,
       apiKey: options.apiKey,
       intervalMs: options.intervalMs,
       version: options.version,
-    };
+    });
+  }
+
+  /** Starts the ping thread (the first ping goes out at once). Failing to start is logged. */
+  start(): void {
+    if (this.#thread) return;
     const module = siblingUrl("./heartbeat_thread", import.meta.url);
+    let thread: ThreadHandle;
     try {
-      return new Heartbeat(runtime.startThread(module, data), logger);
+      thread = this.#runtime.startThread(module, this.#data);
     } catch (error) {
-      logger.error(
+      this.#logger.error(
         `Pings will not be sent: ${error instanceof Error ? error.message : String(error)}`,
       );
-      return undefined;
+      this.#stopped.resolve();
+      return;
     }
+    this.#thread = thread;
+    thread.onMessage((message) => {
+      const report = message as HeartbeatReport;
+      if (report.type === "stopped") this.#stopped.resolve();
+      else if (report.level === "DEBUG") this.#logger.debug(report.message);
+      else if (report.level === "WARN") this.#logger.warn(report.message);
+      else this.#logger.error(report.message);
+    });
+    thread.onError((error) => {
+      this.#logger.error(`The heartbeat thread failed: ${String(error)}`);
+      this.#stopped.resolve();
+    });
   }
 
   /** Lists a job in pings. */
   add(jobId: string): void {
-    this.#ops.push(`+${jobId}`);
+    this.#ids.add(jobId);
     this.#schedule();
   }
 
   /** Stops listing a job in pings. */
   remove(jobId: string): void {
-    this.#ops.push(`-${jobId}`);
+    this.#ids.delete(jobId);
     this.#schedule();
   }
 
-  /** Sends pending job-list changes to the thread now. */
+  /** Writes the current job list to the shared mirror now. */
   flush(): void {
     this.#scheduled = false;
-    if (this.#ops.length === 0 || this.#stopping) return;
-    this.#thread.postMessage({ type: "jobs", ops: this.#ops });
-    this.#ops = [];
+    if (!this.#mirror.write(this.#ids) && !this.#warnedTruncated) {
+      this.#warnedTruncated = true;
+      this.#logger.warn(`The job list of ${this.#ids.size} ids is over 64 KiB; pings list a part`);
+    }
   }
 
   /**
@@ -121,15 +148,16 @@ export class Heartbeat {
    */
   async stop(timeoutMs = 2000): Promise<void> {
     this.flush();
-    this.#stopping = true;
-    this.#thread.postMessage({ type: "stop" });
+    const thread = this.#thread;
+    if (!thread) return;
+    thread.postMessage({ type: "stop" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#stopped.promise,
       new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ]);
     clearTimeout(timer);
-    await this.#thread.terminate();
+    await thread.terminate();
   }
 
   #schedule(): void {

@@ -6,6 +6,7 @@
  */
 
 import type { ThreadPort } from "../runtime.ts";
+import { readJobMirror } from "./job_mirror.ts";
 
 /** What the main thread passes to the heartbeat thread. */
 export interface HeartbeatData {
@@ -17,12 +18,12 @@ export interface HeartbeatData {
   intervalMs: number;
   /** Sent as `runpod_version`. */
   version: string;
+  /** The {@linkcode JobMirror}'s buffer: the job ids, read at each ping. */
+  mirror: SharedArrayBuffer;
 }
 
 /** Messages from the main thread. */
-export type HeartbeatCommand =
-  | { type: "jobs"; ops: string[] } // "+id" adds, "-id" removes, in order
-  | { type: "stop" };
+export type HeartbeatCommand = { type: "stop" };
 
 /** Messages to the main thread. */
 export type HeartbeatReport =
@@ -32,8 +33,9 @@ export type HeartbeatReport =
 /**
  * The thread's entry point: pings at once, then every `intervalMs` on a fixed schedule (a slow
  * answer never shifts later pings), listing the jobs taken as `job_id=a,b` (omitted when there
- * are none). Each ping times out after two intervals. On `stop` it sends a last ping with the
- * current list (empty after a drain) and reports `stopped`.
+ * are none), read from the shared job mirror. Each ping times out after two intervals. On
+ * `stop` it sends a last ping with the current list (empty after a drain) and reports
+ * `stopped`.
  *
  * @param data The ping settings.
  * @param port The channel to the main thread.
@@ -44,8 +46,7 @@ export type HeartbeatReport =
  * ```
  */
 export function threadMain(data: unknown, port: ThreadPort): void {
-  const { url, apiKey, intervalMs, version } = data as HeartbeatData;
-  const jobs = new Set<string>();
+  const { url, apiKey, intervalMs, version, mirror } = data as HeartbeatData;
   const base = new URL(url);
   base.searchParams.delete("job_id");
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -54,8 +55,9 @@ export function threadMain(data: unknown, port: ThreadPort): void {
 
   const ping = async () => {
     let target = base.href;
-    if (jobs.size > 0) {
-      target += `${base.search ? "&" : "?"}job_id=${[...jobs].map(encodeURIComponent).join(",")}`;
+    const jobs = readJobMirror(mirror);
+    if (jobs.length > 0) {
+      target += `${base.search ? "&" : "?"}job_id=${jobs.map(encodeURIComponent).join(",")}`;
     }
     target += `${target.includes("?") ? "&" : "?"}runpod_version=${encodeURIComponent(version)}`;
     const controller = new AbortController();
@@ -95,12 +97,7 @@ export function threadMain(data: unknown, port: ThreadPort): void {
 
   port.onMessage(async (message) => {
     const command = message as HeartbeatCommand;
-    if (command.type === "jobs") {
-      for (const op of command.ops) {
-        if (op[0] === "+") jobs.add(op.slice(1));
-        else jobs.delete(op.slice(1));
-      }
-    } else if (command.type === "stop" && !stopped) {
+    if (command.type === "stop" && !stopped) {
       stopped = true;
       clearTimeout(timer);
       await ping();

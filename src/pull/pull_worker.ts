@@ -95,7 +95,7 @@ class PullWorker {
         logger.error("Worker is unhealthy, exiting.");
         return 1;
       }
-      this.#heartbeat = Heartbeat.start(runtime, logger, {
+      this.#heartbeat = Heartbeat.create(runtime, logger, {
         url: this.#env.pingUrl,
         apiKey: this.#env.apiKey,
         hasPodId: Boolean(runtime.env("RUNPOD_POD_ID")),
@@ -117,6 +117,9 @@ class PullWorker {
         accept: (jobs) => this.#accept(jobs),
         reject: (id, reason) => this.#rejectJob(id, reason),
       }).run();
+      // The ping thread boots after the first take is on the wire: on a busy CPU its start-up
+      // would otherwise delay that take. Jobs taken meanwhile are already in the mirror.
+      this.#heartbeat?.start();
       const stops = this.#stopLoop();
       await this.#stopped.promise;
       clearInterval(poll);

@@ -61,9 +61,6 @@ export class TakeLoop {
   /** Runs until the signal aborts. */
   async run(): Promise<void> {
     const { gate, signal, logger } = this.#o;
-    const stopped = new Promise<void>((resolve) =>
-      signal.addEventListener("abort", () => resolve(), { once: true })
-    );
     let failures = 0;
     let idle = 0;
     while (!signal.aborted) {
@@ -71,7 +68,7 @@ export class TakeLoop {
       // delay takes; when it settles the gate applies the limit and wakes this loop.
       void gate.refresh();
       if (gate.free === 0) {
-        await Promise.race([gate.onCapacity(), stopped]);
+        await capacityOrAbort(gate, signal);
         continue;
       }
       const permits: Permit[] = [];
@@ -143,4 +140,21 @@ export class TakeLoop {
     this.#o.logger.debug(`Jobs in queue: ${accepted.length}`);
     this.#o.accept(accepted);
   }
+}
+
+/**
+ * Waits for a free slot or the abort. Not `Promise.race` with a promise of the abort: the
+ * signal lives as long as the worker, and each race would leave a reaction on it (a leak of
+ * about one closure per job at concurrency 1). The listener is removed after every wait.
+ */
+function capacityOrAbort(gate: ConcurrencyGate, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    gate.onCapacity().then(done);
+  });
 }
