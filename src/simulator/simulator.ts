@@ -44,7 +44,7 @@ import { waitFor, type WaitForOptions } from "./wait_for.ts";
 export class Simulator extends EventTarget {
   /** The Hono app (`app.request(path)` works too). */
   readonly app: Hono;
-  /** The bound fetch handler, for `Deno.serve`, `Bun.serve` or `@hono/node-server`. */
+  /** The bound fetch handler, for any server taking a Web `fetch` handler (Deno, Bun, Node). */
   readonly fetch: (request: Request) => Promise<Response>;
   /** The endpoint id. */
   readonly endpointId: string;
