@@ -90,9 +90,7 @@ export interface ExecutedJob {
 export async function executeJob(job: Job, options: ExecuteJobOptions): Promise<ExecutedJob> {
   const { logger, info } = options;
   const log = logger.forJob(job);
-  const controller = new AbortController();
-  const cleanup = linkAbort(controller, job.id, options);
-  const signal = controller.signal;
+  const [signal, cleanup] = jobSignal(job.id, options);
   let isStream = false;
   let result: JobResult;
   log.info("Started.");
@@ -211,6 +209,16 @@ function logProgress(log: JobLogger): (update: unknown) => Promise<void> {
     log.info(`Progress: ${typeof update === "string" ? update : JSON.stringify(update)}`);
     return Promise.resolve();
   };
+}
+
+/**
+ * The job's signal: the caller's own when there is no timeout (no second controller and listener
+ * per job), else one that aborts when the caller's does or when the timeout passes.
+ */
+function jobSignal(jobId: string, options: ExecuteJobOptions): [AbortSignal, () => void] {
+  if (options.timeoutMs === undefined && options.signal) return [options.signal, () => {}];
+  const controller = new AbortController();
+  return [controller.signal, linkAbort(controller, jobId, options)];
 }
 
 /** Aborts `controller` when the caller's signal does, or when the timeout passes. */

@@ -12,6 +12,11 @@ const MAX_MESSAGE = 4096;
 const HALF_MESSAGE = 2048;
 /** Lines buffered before a synchronous flush, so a burst never builds an unbounded buffer. */
 const FLUSH_AT = 256;
+/** Under load, at most one write per this many ms; a quiet logger writes at once. */
+const COALESCE_MS = 1;
+const PREFIX: Record<string, string> = Object.fromEntries(
+  LOG_LEVELS.map((level) => [level, `${level.padEnd(7)}| `]),
+);
 
 /** Options for {@linkcode RunPodLogger}. */
 export interface RunPodLoggerOptions {
@@ -29,9 +34,10 @@ export interface RunPodLoggerOptions {
 /**
  * The logger behind every edgepod line. Text lines look like `INFO   | job-1 | Started.`, JSON
  * lines like `{"requestId": "job-1", "message": "Started.", "level": "INFO"}`, as the Python SDK
- * prints them. Messages over 4096 characters keep their first and last 2048. Lines are buffered
- * and written together at the end of the current microtask (or every 256 lines), so a busy worker
- * makes one write per burst instead of one per line; call {@linkcode RunPodLogger.flush} before
+ * prints them. Messages over 4096 characters keep their first and last 2048. Lines are buffered:
+ * a quiet logger writes them at the end of the current microtask, a busy one at most once per
+ * millisecond (or every 256 lines), so a worker running thousands of jobs a second makes a
+ * write per millisecond instead of two per job. Call {@linkcode RunPodLogger.flush} before
  * exiting.
  *
  * @example Text and JSON lines
@@ -51,6 +57,7 @@ export class RunPodLogger implements Logger {
   #write: (text: string) => void;
   #buffer: string[] = [];
   #scheduled = false;
+  #lastWrite = -Infinity;
 
   /**
    * Creates a logger.
@@ -140,14 +147,22 @@ export class RunPodLogger implements Logger {
           JSON.stringify(text)
         }, "level": "${level}"}\n`
         : jobId === undefined
-        ? `${level.padEnd(7)}| ${text}\n`
-        : `${level.padEnd(7)}| ${jobId} | ${text}\n`,
+        ? `${PREFIX[level]}${text}\n`
+        : `${PREFIX[level]}${jobId} | ${text}\n`,
     );
     if (this.#buffer.length >= FLUSH_AT) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(() => this.#flushSoon());
     }
+  }
+
+  /** Writes now if the last write was long enough ago, else within a millisecond. */
+  #flushSoon(): void {
+    if (!this.#scheduled) return; // flushed meanwhile
+    const wait = this.#lastWrite + COALESCE_MS - performance.now();
+    if (wait <= 0) this.flush();
+    else setTimeout(() => this.#scheduled && this.flush(), wait);
   }
 
   /**
@@ -157,18 +172,11 @@ export class RunPodLogger implements Logger {
    * @returns The job's logger.
    */
   forJob(job: { id: string; batchId?: unknown }): JobLogger {
-    const id = job.id;
-    const batch = typeof job.batchId === "string" ? job.batchId : undefined;
-    const at = (level: LogLevel) => (message: unknown) => {
-      if (this.enabled(level)) this.log(level, message, id, batch);
-    };
-    return {
-      trace: at("TRACE"),
-      debug: at("DEBUG"),
-      info: at("INFO"),
-      warn: at("WARN"),
-      error: at("ERROR"),
-    };
+    return new BoundJobLogger(
+      this,
+      job.id,
+      typeof job.batchId === "string" ? job.batchId : undefined,
+    );
   }
 
   /** Writes out buffered lines now. */
@@ -177,7 +185,45 @@ export class RunPodLogger implements Logger {
     if (this.#buffer.length === 0) return;
     const text = this.#buffer.join("");
     this.#buffer = [];
+    this.#lastWrite = performance.now();
     this.#write(text);
+  }
+}
+
+/** A job's logger: one object per job, its methods on the prototype. */
+class BoundJobLogger implements JobLogger {
+  readonly #logger: RunPodLogger;
+  readonly #id: string;
+  readonly #batch: string | undefined;
+
+  constructor(logger: RunPodLogger, id: string, batch: string | undefined) {
+    this.#logger = logger;
+    this.#id = id;
+    this.#batch = batch;
+  }
+
+  #at(level: LogLevel, message: unknown): void {
+    if (this.#logger.enabled(level)) this.#logger.log(level, message, this.#id, this.#batch);
+  }
+
+  trace(message: unknown): void {
+    this.#at("TRACE", message);
+  }
+
+  debug(message: unknown): void {
+    this.#at("DEBUG", message);
+  }
+
+  info(message: unknown): void {
+    this.#at("INFO", message);
+  }
+
+  warn(message: unknown): void {
+    this.#at("WARN", message);
+  }
+
+  error(message: unknown): void {
+    this.#at("ERROR", message);
   }
 }
 

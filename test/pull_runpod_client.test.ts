@@ -521,3 +521,56 @@ test("describeError() gives the name, the message and the cause", () => {
   assert.equal(describeError("plain"), "plain");
   assert.equal(describeError(42), "42");
 });
+
+// --- timeouts (§12: per-operation timeouts) ---
+
+test("RunPodClient posts give up on an attempt that gets no answer, then retry it", async () => {
+  let calls = 0;
+  const { http } = scriptedHttp(() => {
+    // The first attempt never answers; the retry does.
+    return ++calls === 1 ? new Promise(() => {}) : httpResponse(200, "{}");
+  });
+  const client = new RunPodClient({
+    http,
+    env: envFor(createSimulator()),
+    info: TEST_WORKER_INFO,
+    retry: FAST_RETRY,
+    timeouts: { post: 1 },
+  });
+  const outcome = await client.postDone("job-1", '{"output":1}', false);
+  assert.equal(outcome.ok, true);
+  assert.equal(outcome.attempts, 2);
+});
+
+test("RunPodClient posts that never get an answer end as a TimeoutError outcome", async () => {
+  const { http } = scriptedHttp(() => new Promise(() => {}));
+  const client = new RunPodClient({
+    http,
+    env: envFor(createSimulator()),
+    info: TEST_WORKER_INFO,
+    retry: { maxAttempts: 2, minDelay: 0, maxDelay: 1 },
+    timeouts: { post: 1 },
+  });
+  const outcome = await client.postStream("job-1", '{"output":"a"}');
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.attempts, 2);
+  assert.equal((outcome.error as Error).name, "TimeoutError");
+});
+
+test("RunPodClient.take() aborts a long-poll past its timeout and reads it as no job", async () => {
+  let aborted: unknown;
+  const { http } = scriptedHttp((request) =>
+    new Promise((_resolve, reject) => {
+      request.signal!.addEventListener("abort", () => reject(aborted = request.signal!.reason));
+    })
+  );
+  const client = new RunPodClient({
+    http,
+    env: envFor(createSimulator()),
+    info: TEST_WORKER_INFO,
+    timeouts: { poll: 1 },
+  });
+  const outcome = await client.take(1, false);
+  assert.equal(outcome.kind, "none");
+  assert.equal((aborted as Error).name, "TimeoutError");
+});

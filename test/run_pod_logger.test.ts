@@ -6,8 +6,20 @@ import { LOG_LEVELS, type LogLevel, parseLogLevel } from "../src/log_level.ts";
 /** A logger whose writes are recorded, one entry per call to `write`. */
 function recording(options: Omit<RunPodLoggerOptions, "write"> = {}) {
   const writes: string[] = [];
-  const log = new RunPodLogger({ ...options, write: (text) => void writes.push(text) });
-  return { log, writes };
+  const waiters: { count: number; resolve: () => void }[] = [];
+  const log = new RunPodLogger({
+    ...options,
+    write: (text) => {
+      writes.push(text);
+      for (const w of waiters.filter((w) => writes.length >= w.count)) w.resolve();
+    },
+  });
+  /** Resolves once `count` writes have happened (a busy logger may defer a write by ~1 ms). */
+  const writesReach = (count: number) =>
+    writes.length >= count
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push({ count, resolve }));
+  return { log, writes, writesReach };
 }
 
 /** Logs `message` at `level` through the level's method. */
@@ -338,12 +350,12 @@ test("RunPodLogger writes nothing synchronously and a burst in one write on the 
 });
 
 test("RunPodLogger writes a later burst in a separate write", async () => {
-  const { log, writes } = recording();
+  const { log, writes, writesReach } = recording();
   log.info("a");
   await Promise.resolve();
   log.info("b");
   log.info("c");
-  await Promise.resolve();
+  await writesReach(2);
   assert.deepEqual(writes, ["INFO   | a\n", "INFO   | b\nINFO   | c\n"]);
 });
 
@@ -375,7 +387,7 @@ test("RunPodLogger does not write a line twice after an explicit flush", async (
 });
 
 test("RunPodLogger writes synchronously once 256 lines accumulate", async () => {
-  const { log, writes } = recording();
+  const { log, writes, writesReach } = recording();
   for (let i = 0; i < 255; i++) log.info(`line ${i}`);
   assert.equal(writes.length, 0);
   log.info("line 255");
@@ -386,17 +398,17 @@ test("RunPodLogger writes synchronously once 256 lines accumulate", async () => 
   assert.equal(lines[255], "INFO   | line 255");
   log.info("line 256");
   assert.equal(writes.length, 1);
-  await Promise.resolve();
+  await writesReach(2);
   assert.deepEqual(writes.slice(1), ["INFO   | line 256\n"]);
 });
 
 test("RunPodLogger keeps every line in order across size-triggered writes", async () => {
-  const { log, writes } = recording();
+  const { log, writes, writesReach } = recording();
   for (let i = 0; i < 1000; i++) log.info(String(i));
-  await Promise.resolve();
+  await writesReach(4);
   const lines = writes.join("").split("\n").filter(Boolean);
   assert.deepEqual(lines, Array.from({ length: 1000 }, (_, i) => `INFO   | ${i}`));
-  assert.equal(writes.length, 4); // 3 × 256, then 232 on the microtask
+  assert.equal(writes.length, 4); // 3 × 256, then the other 232 together
 });
 
 test("RunPodLogger does not buffer lines below its level", async () => {

@@ -181,3 +181,29 @@ function checkUrl(value: string, name: string): string {
 function urlSafe(value: string): string {
   return value.replace(/[%&#?/+ ]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
+
+/** Stands for the job id while a result URL is precomputed; survives URL serialisation. */
+const ID_MARKER = "EDGEPODJOBIDMARKER";
+
+/**
+ * A fast {@linkcode resultUrl} for one template and `isStream` value: the URL is parsed once and
+ * split around the job id, so each call is a string concatenation (the same URL as
+ * `resultUrl`).
+ *
+ * @param template `doneTemplate` or `streamTemplate`.
+ * @param isStream The `isStream` query parameter.
+ * @returns A function from job id to URL.
+ * @throws {TypeError} When the template is not a URL.
+ *
+ * @example
+ * ```ts
+ * import { resultUrl, resultUrlBuilder } from "./runpod_env.ts";
+ * const build = resultUrlBuilder("http://h/job-done/w/$ID?gpu=A", true);
+ * console.assert(build("j/1") === resultUrl("http://h/job-done/w/$ID?gpu=A", "j/1", true));
+ * ```
+ */
+export function resultUrlBuilder(template: string, isStream: boolean): (jobId: string) => string {
+  const [before, ...after] = resultUrl(template, ID_MARKER, isStream).split(ID_MARKER);
+  if (after.length === 0) return () => before!; // no $ID in the template
+  return (jobId) => before + after.map((part) => encodeURIComponent(jobId) + part).join("");
+}
