@@ -49,6 +49,13 @@ export interface ExecuteJobOptions {
   progress?: (update: unknown) => Promise<void>;
   /** The largest result body, in bytes. @default 20 MB */
   maxResultBytes?: number;
+  /**
+   * Whether aborting `signal` settles the job at once even if the handler ignores the signal.
+   * An intake that aborts its own jobs can settle them itself (with {@linkcode abortedJob}) and
+   * pass `false`, which saves an abort listener per job. A timeout always settles the job.
+   * @default true
+   */
+  settleOnAbort?: boolean;
 }
 
 /** The outcome of {@linkcode executeJob}. */
@@ -108,7 +115,10 @@ export async function executeJob(job: Job, options: ExecuteJobOptions): Promise<
     }
     // progress_update(job, ...) must find the very object the handler receives.
     unbind = bindProgress(handlerJob, ctx.progress);
-    const output = await abortable(runHandler(options.handler, handlerJob, ctx), signal);
+    const running = runHandler(options.handler, handlerJob, ctx);
+    const output = options.settleOnAbort === false && options.timeoutMs === undefined
+      ? await running
+      : await abortable(running, signal);
     if (output.kind === "value") {
       result = resultFromValue(output.value);
     } else {
@@ -132,7 +142,11 @@ export async function executeJob(job: Job, options: ExecuteJobOptions): Promise<
   return external === undefined ? done : { ...done, aborted: external };
 }
 
-function finish(result: JobResult, isStream: boolean, options: ExecuteJobOptions): ExecutedJob {
+function finish(
+  result: JobResult,
+  isStream: boolean,
+  options: Pick<ExecuteJobOptions, "logger" | "refreshWorker" | "maxResultBytes">,
+): ExecutedJob {
   if (options.refreshWorker) {
     result.stopPod = true;
     options.logger.info("refresh_worker flag set, stopping pod after job.");
@@ -234,6 +248,31 @@ function linkAbort(controller: AbortController, jobId: string, options: ExecuteJ
     signal?.removeEventListener("abort", onAbort);
     if (timer !== undefined) clearTimeout(timer);
   };
+}
+
+/**
+ * The outcome of a job aborted before it finished, as {@linkcode executeJob} reports it: for an
+ * intake that settles the jobs it aborts itself (see `settleOnAbort`).
+ *
+ * @param reason The abort reason (`JobStoppedError`, `WorkerShutdownError`, ...).
+ * @param options Who runs the job, the logger, `refreshWorker` and `maxResultBytes`.
+ * @returns The job's outcome, with `aborted` set to `reason`.
+ *
+ * @example
+ * ```ts
+ * import { abortedJob } from "./execute_job.ts";
+ * import { JobStoppedError } from "./errors.ts";
+ * import { RunPodLogger } from "./run_pod_logger.ts";
+ * const info = { workerId: "w", endpointId: undefined, hostname: "h", runtime: "r", version: "0" };
+ * const done = abortedJob(new JobStoppedError("j"), { info, logger: new RunPodLogger({ level: "NOTSET" }) });
+ * console.assert(done.aborted instanceof JobStoppedError && done.result.error === "Job j was stopped");
+ * ```
+ */
+export function abortedJob(
+  reason: unknown,
+  options: Pick<ExecuteJobOptions, "info" | "logger" | "refreshWorker" | "maxResultBytes">,
+): ExecutedJob {
+  return { ...finish(abortResult(reason, options.info), false, options), aborted: reason };
 }
 
 function abortResult(reason: unknown, info: WorkerInfo): JobResult {

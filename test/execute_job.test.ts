@@ -370,3 +370,33 @@ test("executeJob() routes progressUpdate(job) for the validated copy the handler
   assert.deepEqual(done.result, { output: { n: 1 } });
   assert.deepEqual(updates, ["half"]);
 });
+
+test("abortedJob() reports a stop as executeJob() would, with the reason", async () => {
+  const { abortedJob } = await import("../src/execute_job.ts");
+  const { options } = setup({ handler: handlers.echo!, refreshWorker: true });
+  const stop = abortedJob(new JobStoppedError("job-1"), options);
+  assert.ok(stop.aborted instanceof JobStoppedError);
+  assert.deepEqual(stop.result, { error: "Job job-1 was stopped", stopPod: true });
+  const shutdown = abortedJob(new WorkerShutdownError(), options);
+  assert.equal(JSON.parse(shutdown.result.error!).error_type, "WorkerShutdownError");
+});
+
+test("executeJob() with settleOnAbort: false waits for the handler after an abort", async () => {
+  const controller = new AbortController();
+  const started = deferred<void>();
+  const finish = deferred<string>();
+  let settled = false;
+  const { options } = setup({
+    signal: controller.signal,
+    settleOnAbort: false,
+    handler: () => (started.resolve(), finish.promise),
+  });
+  const running = executeJob(job(), options).then((done) => ((settled = true), done));
+  await started.promise;
+  controller.abort(new JobStoppedError("job-1"));
+  await turn();
+  assert.equal(settled, false, "settled before the handler did");
+  finish.resolve("late");
+  const done = await running;
+  assert.ok(done.aborted instanceof JobStoppedError);
+});

@@ -11,6 +11,9 @@ import { siblingUrl } from "../sibling_url.ts";
 import type { HeartbeatData, HeartbeatReport } from "./heartbeat_thread.ts";
 import { JobMirror } from "./job_mirror.ts";
 
+/** How long removals from the job list are gathered before the mirror is rewritten, in ms. */
+const REMOVE_DELAY_MS = 10;
+
 /** Options for {@linkcode Heartbeat.create}. */
 export interface HeartbeatOptions {
   /** The ping URL, placeholders substituted. */
@@ -27,9 +30,10 @@ export interface HeartbeatOptions {
 
 /**
  * The heartbeat. Job ids live in a {@linkcode JobMirror} in shared memory that the ping thread
- * reads at each ping: changes are written once per microtask, and {@linkcode Heartbeat.flush}
- * writes them at once (before starting jobs, so a handler that blocks the event loop immediately
- * is still listed in pings). Nothing is posted to the thread per job.
+ * reads at each ping. Additions are written at the end of the microtask, or at once by
+ * {@linkcode Heartbeat.flush} (before starting jobs, so a handler that blocks the event loop
+ * immediately is still listed in pings); removals are gathered for up to 10 ms, since listing a
+ * finished job in a ping a few ms longer is harmless. Nothing is posted to the thread per job.
  *
  * @example
  * ```ts ignore
@@ -48,7 +52,9 @@ export class Heartbeat {
   readonly #ids = new Set<string>();
   readonly #stopped = deferred<void>();
   #thread?: ThreadHandle;
-  #scheduled = false;
+  #dirty = false;
+  #microtask = false;
+  #timer?: ReturnType<typeof setTimeout>;
   #warnedTruncated = false;
 
   private constructor(runtime: Runtime, logger: RunPodLogger, data: Omit<HeartbeatData, "mirror">) {
@@ -120,21 +126,32 @@ export class Heartbeat {
     });
   }
 
-  /** Lists a job in pings. */
+  /** Lists a job in pings (written at the end of the microtask, or by `flush()`). */
   add(jobId: string): void {
     this.#ids.add(jobId);
-    this.#schedule();
+    this.#dirty = true;
+    if (this.#microtask) return;
+    this.#microtask = true;
+    queueMicrotask(() => {
+      this.#microtask = false;
+      if (this.#dirty) this.flush();
+    });
   }
 
-  /** Stops listing a job in pings. */
+  /** Stops listing a job in pings (written within 10 ms). */
   remove(jobId: string): void {
     this.#ids.delete(jobId);
-    this.#schedule();
+    this.#dirty = true;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#dirty) this.flush();
+    }, REMOVE_DELAY_MS);
   }
 
-  /** Writes the current job list to the shared mirror now. */
+  /** Writes the current job list to the shared mirror now (if it changed). */
   flush(): void {
-    this.#scheduled = false;
+    if (!this.#dirty) return;
+    this.#dirty = false;
     if (!this.#mirror.write(this.#ids) && !this.#warnedTruncated) {
       this.#warnedTruncated = true;
       this.#logger.warn(`The job list of ${this.#ids.size} ids is over 64 KiB; pings list a part`);
@@ -147,6 +164,7 @@ export class Heartbeat {
    * @param timeoutMs The longest wait for the last ping. @default 2000
    */
   async stop(timeoutMs = 2000): Promise<void> {
+    clearTimeout(this.#timer);
     this.flush();
     const thread = this.#thread;
     if (!thread) return;
@@ -158,11 +176,5 @@ export class Heartbeat {
     ]);
     clearTimeout(timer);
     await thread.terminate();
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    queueMicrotask(() => this.flush());
   }
 }

@@ -10,7 +10,7 @@ import { deferred } from "../async/deferred.ts";
 import { delay } from "../async/delay.ts";
 import { ConcurrencyGate, type Permit } from "../concurrency_gate.ts";
 import { JobStoppedError, WorkerShutdownError } from "../errors.ts";
-import { executeJob } from "../execute_job.ts";
+import { abortedJob, type ExecutedJob, executeJob } from "../execute_job.ts";
 import type { WorkerSetup } from "../start_worker.ts";
 import type { Job } from "../types.ts";
 import { runFitnessChecks } from "./fitness_checks.ts";
@@ -24,7 +24,8 @@ import { TakeLoop } from "./take_loop.ts";
 const REPORT_GRACE_MS = 5000;
 
 interface RunningJob {
-  controller: AbortController;
+  /** Aborts the job: its signal aborts and it is settled at once, handler or not. */
+  abort(reason: unknown): void;
   done: Promise<void>;
 }
 
@@ -147,6 +148,13 @@ class PullWorker {
   #start(job: Job, permit: Permit | undefined): void {
     const { config, logger, info } = this.#setup;
     const controller = new AbortController();
+    // This worker is the only one aborting its jobs, so it settles them itself through a
+    // per-job promise instead of executeJob racing each handler against an abort listener.
+    const aborted = deferred<ExecutedJob>();
+    const abort = (reason: unknown) => {
+      controller.abort(reason);
+      aborted.resolve(abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker }));
+    };
     const log = logger.forJob(job);
     const channel = new JobChannel({
       client: this.#client,
@@ -160,19 +168,23 @@ class PullWorker {
       let held = permit;
       try {
         held ??= await this.#gate.acquire({ signal: controller.signal });
-        const done = await executeJob(job, {
-          handler: config.handler,
-          info,
-          logger,
-          signal: controller.signal,
-          timeoutMs: config.executionTimeoutMs,
-          inputSchema: config.inputSchema,
-          aggregate: config.returnAggregateStream,
-          refreshWorker: config.refreshWorker,
-          sink: () => channel.sink(),
-          progress: (update) => channel.progress(update),
-          maxResultBytes: config.maxResultBytes,
-        });
+        const done = await Promise.race([
+          aborted.promise,
+          executeJob(job, {
+            settleOnAbort: false,
+            handler: config.handler,
+            info,
+            logger,
+            signal: controller.signal,
+            timeoutMs: config.executionTimeoutMs,
+            inputSchema: config.inputSchema,
+            aggregate: config.returnAggregateStream,
+            refreshWorker: config.refreshWorker,
+            sink: () => channel.sink(),
+            progress: (update) => channel.progress(update),
+            maxResultBytes: config.maxResultBytes,
+          }),
+        ]);
         if (done.aborted instanceof JobStoppedError) log.info("Job stopped.");
         else await channel.finish(done);
       } catch (reason) {
@@ -189,7 +201,7 @@ class PullWorker {
     // run() handles every outcome; the catch only keeps a bug there from becoming an unhandled
     // rejection that would end the process.
     const done = run().catch((error) => log.error(`Job handling failed: ${String(error)}`));
-    this.#running.set(job.id, { controller, done });
+    this.#running.set(job.id, { abort, done });
   }
 
   /**
@@ -206,7 +218,7 @@ class PullWorker {
       this.#running.delete(id);
       this.#heartbeat?.remove(id);
     });
-    this.#running.set(id, { controller: new AbortController(), done });
+    this.#running.set(id, { abort: () => {}, done });
   }
 
   async #stopLoop(): Promise<void> {
@@ -229,7 +241,7 @@ class PullWorker {
             if (!job) logger.debug(`No in-progress job for ${id}`);
             else {
               logger.info("Stopping job.", id);
-              job.controller.abort(new JobStoppedError(id));
+              job.abort(new JobStoppedError(id));
             }
           }
         } else if (outcome.kind === "none") {
@@ -299,7 +311,7 @@ class PullWorker {
     const error = new WorkerShutdownError(
       `The worker shut down (${this.#reason}) before the job finished: ${why}`,
     );
-    for (const job of this.#running.values()) job.controller.abort(error);
+    for (const job of this.#running.values()) job.abort(error);
   }
 }
 
