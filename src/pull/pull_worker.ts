@@ -188,9 +188,14 @@ class PullWorker {
         if (done.aborted instanceof JobStoppedError) log.info("Job stopped.");
         else await channel.finish(done);
       } catch (reason) {
-        // Aborted while waiting for a slot: stopped jobs get nothing, others a FAILED result.
+        // Aborted while waiting for a slot: stopped jobs get nothing, others the same FAILED
+        // result as a job aborted while running.
         if (reason instanceof JobStoppedError) log.info("Job stopped.");
-        else await channel.finish(failed(reason));
+        else {
+          await channel.finish(
+            abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker }),
+          );
+        }
       } finally {
         if (config.refreshWorker) this.#stop("refresh_worker: the job is done");
         this.#running.delete(job.id);
