@@ -30,8 +30,9 @@ export interface WorkerSetup {
 
 /**
  * Starts a worker on `runtime` and exits the process when the mode ends. Modes, first match wins:
- * `--rp_serve_api` (the dev API), `RUNPOD_WEBHOOK_GET_JOB` set without `--test_input` (the
- * production pull worker), otherwise local test mode. An invalid configuration or flag is logged
+ * `--rp_serve_api` (refused with an explanation: the dev API is not part of this version),
+ * `RUNPOD_WEBHOOK_GET_JOB` set without `--test_input` (the production pull worker), otherwise
+ * local test mode. An invalid configuration or flag is logged
  * with what was expected and exits 1.
  *
  * @param runtime The runtime adapter.
