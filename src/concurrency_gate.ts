@@ -7,12 +7,18 @@
 
 import { deferred } from "./async/deferred.ts";
 import type { Logger } from "./types.ts";
+import type { ConcurrencyObservation } from "./worker/concurrency_observation.ts";
 
 /**
  * Computes the concurrency limit from the current one, as RunPod's `concurrency_modifier`. It
- * may be async.
+ * may be async. The worker passes what it observed since the previous call as `observed`
+ * (completed and failed counts, latency samples, running, waiting); one-argument modifiers
+ * ignore it.
  */
-export type ConcurrencyModifier = (current: number) => number | Promise<number>;
+export type ConcurrencyModifier = (
+  current: number,
+  observed?: ConcurrencyObservation,
+) => number | Promise<number>;
 
 /** Options for {@linkcode ConcurrencyGate}. */
 export interface ConcurrencyGateOptions {
@@ -22,6 +28,11 @@ export interface ConcurrencyGateOptions {
   maxLimit?: number;
   /** Recomputes the limit on {@linkcode ConcurrencyGate.refresh}. */
   modifier?: ConcurrencyModifier;
+  /**
+   * Called just before each modifier call; its value is the modifier's second argument (the
+   * shared worker passes its {@linkcode ConcurrencyObservation} window). @default none
+   */
+  observe?: (state: { running: number; waiting: number; limit: number }) => ConcurrencyObservation;
   /** Receives warnings about bad modifier values. @default console */
   logger?: Pick<Logger, "warn">;
 }
@@ -66,6 +77,7 @@ export class ConcurrencyGate extends EventTarget {
   #waiters: Waiter[] = [];
   #head = 0;
   #modifier?: ConcurrencyModifier;
+  #observe?: ConcurrencyGateOptions["observe"];
   #logger: Pick<Logger, "warn">;
   #refreshing?: Promise<number>;
   #lastWarning?: string;
@@ -90,6 +102,7 @@ export class ConcurrencyGate extends EventTarget {
     this.#maxLimit = maxLimit;
     this.#limit = checkLimit(options.limit ?? 1, "limit", maxLimit);
     this.#modifier = options.modifier;
+    this.#observe = options.observe;
     this.#logger = options.logger ?? console;
   }
 
@@ -200,7 +213,13 @@ export class ConcurrencyGate extends EventTarget {
     if (this.#refreshing) return this.#refreshing;
     let value: number | Promise<number>;
     try {
-      value = modifier(this.#limit);
+      value = this.#observe
+        ? modifier(this.#limit, this.#observe({
+          running: this.#running,
+          waiting: this.waiting,
+          limit: this.#limit,
+        }))
+        : modifier(this.#limit);
     } catch (error) {
       this.#warn(`concurrencyModifier threw ${describe(error)}`);
       return Promise.resolve(this.#limit);
