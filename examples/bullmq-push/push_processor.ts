@@ -1,0 +1,192 @@
+/**
+ * The dispatcher's BullMQ processor: forwards one BullMQ job to a pool of edgepod push workers
+ * (`POST <poolUrl>/jobs`) and turns the answer into what BullMQ should do with the job.
+ *
+ * | answer from the pool                     | BullMQ job                                           |
+ * | ---------------------------------------- | ---------------------------------------------------- |
+ * | 200 `COMPLETED`                          | completed; the answer is its return value            |
+ * | 200 `FAILED` / `CANCELLED` / `TIMED_OUT` | failed at once (`UnrecoverableError`): no retry loop |
+ * | 429 or 503 + `Retry-After`               | delayed by `Retry-After` (not counted as an attempt) |
+ * | other 4xx (400, 401, 413, 422, ...)      | failed at once: a resend would get the same answer   |
+ * | 5xx, network error, timeout              | thrown: BullMQ's `attempts`/`backoff` retry it       |
+ *
+ * The BullMQ job id is the push job id, so a redelivery (a retry after a lost answer, a stalled
+ * job taken again) reaches a worker that deduplicates it: it attaches to the running job or
+ * returns the stored result, and the handler does not run again (within that worker's window).
+ *
+ * @module
+ */
+
+import http from "node:http";
+import https from "node:https";
+import { DelayedError, type Job, UnrecoverableError } from "bullmq";
+import { postJson } from "./post_json.ts";
+
+/** Options for {@linkcode createPushProcessor}. */
+export interface PushProcessorOptions {
+  /** The pool's base URL (nginx), e.g. `http://127.0.0.1:8080`. */
+  poolUrl: string;
+  /** Extra request headers, e.g. `{ authorization: "Bearer ..." }`. @default {} */
+  headers?: Record<string, string>;
+  /** One request's deadline (it covers the job's whole run: answers are synchronous). @default 300_000 */
+  requestTimeoutMs?: number;
+  /** Delay when a 429/503 carries no usable `Retry-After`. @default 1000 */
+  defaultRetryAfterMs?: number;
+  /** Random extra delay added to each deferral, up to this fraction of it (spreads the herd). @default 0.25 */
+  jitter?: number;
+  /** A job deferred (429/503) more times than this fails instead. @default 10_000 */
+  maxDeferrals?: number;
+  /** The largest answer body read; a larger one is a failed request (retried). @default 1_048_576 */
+  maxAnswerBytes?: number;
+  /** Connections the keep-alive agent opens at most. @default 256 */
+  maxSockets?: number;
+  /** Called on each 429/503 with its status, for metrics. @default undefined */
+  onDeferral?: (status: number, delayMs: number) => void;
+}
+
+/** What a push worker answers, in RunPod's status shape. */
+export interface PushAnswer {
+  /** The job id (the BullMQ job id). */
+  id: string;
+  /** The final status. */
+  status: string;
+  /** The handler's output, when COMPLETED. */
+  output?: unknown;
+  /** The error, when FAILED. */
+  error?: unknown;
+  /** Milliseconds queued in the worker before the run. */
+  delayTime?: number;
+  /** Milliseconds the run took. */
+  executionTime?: number;
+}
+
+/** What a BullMQ job's data holds: the push body without its id. */
+export interface PushJobData {
+  /** The handler's input. */
+  input: unknown;
+  /** Passed through to the worker. */
+  policy?: { executionTimeout?: number };
+}
+
+/** The processor, plus `close()`, which ends its keep-alive connections (after the Worker closed). */
+export interface PushProcessor {
+  /** Forwards one job; resolves with the answer of a COMPLETED job. */
+  (job: Job<PushJobData>, token?: string): Promise<PushAnswer>;
+  /** Closes the keep-alive connections. */
+  close(): void;
+}
+
+/**
+ * Parses `Retry-After` (delta seconds or an HTTP date) into milliseconds.
+ *
+ * @param value The header value.
+ * @param now The current time, for dates.
+ * @returns The delay, or `undefined` when the value is absent or malformed.
+ *
+ * @example
+ * ```ts
+ * import { retryAfterMs } from "./push_processor.ts";
+ * console.assert(retryAfterMs("2", 0) === 2000);
+ * console.assert(retryAfterMs("soon", 0) === undefined);
+ * ```
+ */
+export function retryAfterMs(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function summary(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return text === undefined ? "" : text.length > 1000 ? `${text.slice(0, 1000)}...` : text;
+}
+
+/**
+ * Builds the processor for `new Worker(queueName, processor, ...)`.
+ *
+ * @param options The pool and the retry policy.
+ * @returns The processor: it resolves with the push answer of a COMPLETED job.
+ * @throws {TypeError} When `poolUrl` is not an http(s) URL.
+ *
+ * @example
+ * ```ts ignore
+ * import { Worker } from "bullmq";
+ * import { createPushProcessor } from "./push_processor.ts";
+ * const processor = createPushProcessor({ poolUrl: "http://127.0.0.1:8080" });
+ * const worker = new Worker("jobs", processor, {
+ *   connection: { host: "127.0.0.1", port: 6379 },
+ *   concurrency: 64,
+ * });
+ * ```
+ */
+export function createPushProcessor(
+  options: PushProcessorOptions,
+): PushProcessor {
+  const base = new URL(options.poolUrl);
+  if (base.protocol !== "http:" && base.protocol !== "https:") {
+    throw new TypeError(`'poolUrl' must be an http(s) URL: received ${options.poolUrl}`);
+  }
+  const url = new URL("/jobs", base);
+  const headers = options.headers ?? {};
+  const agent = new (base.protocol === "https:" ? https : http).Agent({
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 256,
+  });
+  const requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
+  const defaultRetryAfterMs = options.defaultRetryAfterMs ?? 1000;
+  const jitter = options.jitter ?? 0.25;
+  const maxDeferrals = options.maxDeferrals ?? 10_000;
+  const maxAnswerBytes = options.maxAnswerBytes ?? 1_048_576;
+
+  const processor = async (job: Job<PushJobData>, token?: string): Promise<PushAnswer> => {
+    if (job.id === undefined) throw new UnrecoverableError("The BullMQ job has no id");
+    const body = JSON.stringify({ id: job.id, input: job.data.input, policy: job.data.policy });
+    // Throws on a network error or timeout: BullMQ retries it with the job's attempts/backoff.
+    const response = await postJson(url, body, {
+      agent,
+      headers,
+      timeoutMs: requestTimeoutMs,
+      maxBytes: maxAnswerBytes,
+    });
+    if (response.status === 429 || response.status === 503) {
+      // attemptsStarted counts every move to active, deferrals included; attemptsMade, failures.
+      const deferrals = job.attemptsStarted - job.attemptsMade;
+      if (deferrals > maxDeferrals) {
+        throw new UnrecoverableError(
+          `The pool refused the job ${deferrals} times (last answer ${response.status})`,
+        );
+      }
+      const header = response.headers["retry-after"];
+      const wait = retryAfterMs(typeof header === "string" ? header : null, Date.now()) ??
+        defaultRetryAfterMs;
+      const delay = Math.round(wait * (1 + Math.random() * jitter));
+      options.onDeferral?.(response.status, delay);
+      await job.moveToDelayed(Date.now() + delay, token);
+      throw new DelayedError();
+    }
+    const text = response.text;
+    if (response.status >= 500) {
+      throw new Error(`The pool answered ${response.status}: ${summary(text)}`);
+    }
+    if (response.status !== 200) {
+      throw new UnrecoverableError(`The pool answered ${response.status}: ${summary(text)}`);
+    }
+    let answer: PushAnswer;
+    try {
+      answer = JSON.parse(text) as PushAnswer;
+    } catch {
+      throw new Error(`The pool answered 200 with a body that is not JSON: ${summary(text)}`);
+    }
+    if (answer.status === "COMPLETED") return answer;
+    if (answer.status === "IN_QUEUE" || answer.status === "IN_PROGRESS") {
+      // Not final yet (a worker that caps its synchronous wait): a retry attaches to the run.
+      throw new Error(`The pool answered ${answer.status} for job ${job.id}`);
+    }
+    throw new UnrecoverableError(
+      `${answer.status}: ${summary(answer.error ?? "(no error given)")}`,
+    );
+  };
+  return Object.assign(processor, { close: () => agent.destroy() });
+}

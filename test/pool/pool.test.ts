@@ -1,0 +1,257 @@
+/**
+ * The pool test (`npm run test:pool`): real Redis, real BullMQ, the example dispatcher, real
+ * nginx and real edgepod push workers on Bun and Deno, all on loopback, started and stopped
+ * here with temporary config and data. Each scenario enqueues 10,000 jobs at once with the
+ * dispatcher's concurrency (64) far above the pool's joint capacity (2 workers × (4 running + 4
+ * waiting)), so the workers answer 429 throughout. What ran is read from the handler's own ledger.
+ *
+ * Needs `redis-server` and `nginx` on the PATH (Debian packages; `.ci/run` installs them).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  freePort,
+  type NginxService,
+  type PoolRuntime,
+  type PushWorkerService,
+  type RedisService,
+  startNginx,
+  startPushWorker,
+  startRedis,
+} from "../../examples/bullmq-push/local_services.ts";
+import { type BurstResult, readLedger, runBurst, upstreamStatuses } from "./_pool_run.ts";
+
+const JOBS = 10_000;
+const CONCURRENCY = 64;
+const WORKER_ENV = { POOL_CONCURRENCY: "4", EDGEPOD_PUSH_QUEUE: "4", POOL_WORK_MS: "1" };
+
+function onPath(name: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const missing = ["redis-server", "nginx"].filter((name) => !onPath(name));
+const skip = missing.length ? `${missing.join(" and ")} not on the PATH` : false;
+
+let dir = "";
+let redis: RedisService | undefined;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), "edgepod-pool-"));
+  redis = await startRedis(join(dir, "redis"));
+});
+
+after(async () => {
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A pool of its own for one scenario: Bun and Deno workers behind nginx, one ledger. */
+interface Pool {
+  workers: Record<"bun" | "deno", PushWorkerService>;
+  nginx: NginxService;
+  ledger: string;
+  restart(runtime: "bun" | "deno"): Promise<PushWorkerService>;
+  close(): Promise<void>;
+}
+
+async function startPool(name: string): Promise<Pool> {
+  const base = join(dir, name);
+  const ledger = join(dir, `${name}.ledger.jsonl`);
+  const ports = { bun: await freePort(), deno: await freePort() };
+  let starts = 0;
+  const start = (runtime: PoolRuntime & ("bun" | "deno")) =>
+    startPushWorker({
+      runtime,
+      port: ports[runtime],
+      ledger,
+      env: WORKER_ENV,
+      logFile: `${base}-${runtime}-${starts++}.log`,
+    });
+  const workers = { bun: await start("bun"), deno: await start("deno") };
+  const nginx = await startNginx(join(dir, `${name}-nginx`), [
+    `127.0.0.1:${ports.bun}`,
+    `127.0.0.1:${ports.deno}`,
+  ]);
+  return {
+    workers,
+    nginx,
+    ledger,
+    async restart(runtime) {
+      workers[runtime] = await start(runtime);
+      return workers[runtime];
+    },
+    async close() {
+      await Promise.all([workers.bun.stop(), workers.deno.stop(), nginx.stop("SIGQUIT")]);
+    },
+  };
+}
+
+/** Sums a worker's `edgepod_*` samples whose name mentions rejections, by their labels. */
+async function rejectedFromMetrics(worker: PushWorkerService): Promise<number> {
+  const text = await (await fetch(`${worker.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const match = /^edgepod_\w*reject\w*(\{[^}]*\})?\s+([\d.e+]+)/.exec(line);
+    if (match && !/draining|shutdown/.test(match[1] ?? "")) sum += Number(match[2]);
+  }
+  return sum;
+}
+
+function report(name: string, result: BurstResult, extra: Record<string, unknown>): void {
+  const line = {
+    scenario: name,
+    jobs: result.ids.length,
+    seconds: +(result.elapsedMs / 1000).toFixed(2),
+    jobsPerSecond: Math.round(result.ids.length / (result.elapsedMs / 1000)),
+    dispatcherDeferrals: result.deferrals,
+    ...extra,
+  };
+  console.log(`pool ${JSON.stringify(line)}`);
+}
+
+function assertAllCompletedOnce(result: BurstResult, runs: Map<string, number>, failing: number) {
+  assert.equal(result.counts.completed, result.ids.length - failing, "BullMQ completed count");
+  assert.equal(result.counts.failed, failing, "BullMQ failed count");
+  const notRun = result.ids.filter((id) => !runs.has(id));
+  const twice = result.ids.filter((id) => (runs.get(id) ?? 0) > 1);
+  assert.deepEqual(notRun, [], "jobs the handler never ran");
+  assert.deepEqual(twice, [], "jobs the handler ran more than once");
+  assert.equal(runs.size, result.ids.length, "the ledger names only this burst's jobs");
+}
+
+test("10,000 jobs through BullMQ, nginx and Bun + Deno push workers: each completes exactly once, 429s visible", {
+  skip,
+}, async () => {
+  const pool = await startPool("burst");
+  try {
+    const failing = 10;
+    const result = await runBurst({
+      redisPort: redis!.port,
+      queueName: "burst",
+      poolUrl: pool.nginx.url,
+      jobs: JOBS,
+      failing,
+      concurrency: CONCURRENCY,
+    });
+    const { runs, lines } = readLedger(pool.ledger);
+    assertAllCompletedOnce(result, runs, failing);
+    // A FAILED result is a failed BullMQ job at its first attempt: no retry loop.
+    assert.equal(result.failed.size, failing);
+    for (const [id, { reason, attemptsMade }] of result.failed) {
+      assert.match(reason, /^FAILED: /, `failedReason of ${id}`);
+      assert.equal(attemptsMade, 1, `attempts of the failed job ${id}`);
+    }
+    // The BullMQ job holds the worker's answer, with the push job id it was sent under.
+    for (const { id, returnvalue } of result.sample) {
+      const answer = returnvalue as { id: string; status: string; output: { jobId: string } };
+      assert.equal(answer.id, id);
+      assert.equal(answer.status, "COMPLETED");
+      assert.equal(answer.output.jobId, id);
+    }
+    // Both runtimes took part.
+    assert.deepEqual([...new Set(lines.map((l) => l.runtime))].sort(), ["bun", "deno"]);
+    const statuses = upstreamStatuses(pool.nginx.accessLog);
+    const metrics429 = (await rejectedFromMetrics(pool.workers.bun)) +
+      (await rejectedFromMetrics(pool.workers.deno));
+    report("burst", result, {
+      upstream429: statuses.get("429") ?? 0,
+      workerMetricsRejected: metrics429,
+      perRuntime: Object.fromEntries(
+        ["bun", "deno"].map((r) => [r, lines.filter((l) => l.runtime === r).length]),
+      ),
+    });
+    assert.ok((statuses.get("429") ?? 0) > 0, "nginx logged 429s from the workers");
+    assert.ok(metrics429 > 0, "the workers' /metrics count their 429s");
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a rolling restart during a 10,000-job burst (SIGTERM Bun, start it, then Deno): nothing lost, nothing run twice", {
+  skip,
+}, async () => {
+  const pool = await startPool("rolling");
+  const exits: Record<string, number> = {};
+  let settledAtEnd = 0;
+  try {
+    const result = await runBurst({
+      redisPort: redis!.port,
+      queueName: "rolling",
+      poolUrl: pool.nginx.url,
+      jobs: JOBS,
+      concurrency: CONCURRENCY,
+      during: async (progress) => {
+        for (const [runtime, at] of [["bun", 0.1], ["deno", 0.3]] as const) {
+          await progress.settled(Math.floor(JOBS * at));
+          exits[runtime] = await pool.workers[runtime].stop("SIGTERM");
+          await pool.restart(runtime);
+        }
+        settledAtEnd = progress.count();
+      },
+    });
+    const { runs } = readLedger(pool.ledger);
+    const statuses = upstreamStatuses(pool.nginx.accessLog);
+    report("rolling restart", result, {
+      upstream503: statuses.get("503") ?? 0,
+      upstream429: statuses.get("429") ?? 0,
+      settledWhenBothRestarted: settledAtEnd,
+    });
+    assert.deepEqual(exits, { bun: 0, deno: 0 }, "a drained worker exits 0");
+    assert.ok(settledAtEnd < JOBS, "both restarts happened during the burst");
+    assertAllCompletedOnce(result, runs, 0);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a worker SIGKILLed during a 10,000-job burst: every job completes at least once (duplicates reported)", {
+  skip,
+}, async () => {
+  const pool = await startPool("kill");
+  let killedAt = 0;
+  try {
+    const result = await runBurst({
+      redisPort: redis!.port,
+      queueName: "kill",
+      poolUrl: pool.nginx.url,
+      jobs: JOBS,
+      concurrency: CONCURRENCY,
+      during: async (progress) => {
+        await progress.settled(Math.floor(JOBS * 0.2));
+        killedAt = progress.count();
+        assert.equal(await pool.workers.bun.stop("SIGKILL"), 128 + 9);
+        await pool.restart("bun");
+      },
+    });
+    const { runs } = readLedger(pool.ledger);
+    const twice = result.ids.filter((id) => (runs.get(id) ?? 0) > 1);
+    const statuses = upstreamStatuses(pool.nginx.accessLog);
+    report("SIGKILL", result, {
+      killedAfterSettled: killedAt,
+      ranTwice: twice.length,
+      ranTwiceIds: twice.slice(0, 20),
+      upstream502: statuses.get("502") ?? 0,
+    });
+    assert.ok(killedAt < JOBS, "the kill happened during the burst");
+    assert.equal(result.counts.completed, JOBS, "BullMQ completed count");
+    assert.deepEqual(result.ids.filter((id) => !runs.has(id)), [], "jobs the handler never ran");
+    // At-least-once: a job the killed worker had run, but not answered, is run again elsewhere;
+    // it can be no more than the killed worker's capacity (4 running + 4 waiting).
+    assert.ok(twice.length <= 8, `at most one worker's capacity ran twice: ${twice.length}`);
+  } finally {
+    await pool.close();
+  }
+});
