@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark on Bun, Deno and Node in one go and writes
  * `BENCHMARKS.md`.
  *
- * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory`
+ * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory,pool`
  * runs a subset; `--quick` uses fewer repetitions (for trying changes, not for the report);
  * `--out <file>` writes elsewhere than `BENCHMARKS.md`.
  *
@@ -20,6 +20,7 @@ import { runColdStart } from "./run_cold_start.ts";
 import { runMemory } from "./run_memory.ts";
 import { findings } from "./_findings.ts";
 import { runPingGap } from "./run_ping_gap.ts";
+import { runPool } from "./run_pool.ts";
 import {
   commandLine,
   EXECUTABLES,
@@ -35,7 +36,7 @@ import { SimClient } from "./_sim_client.ts";
 import { epochNow } from "./_stats.ts";
 import { runThroughput, VARIANTS } from "./run_throughput.ts";
 
-const BENCHMARKS = ["throughput", "scale-up", "cold-start", "ping-gap", "memory"] as const;
+const BENCHMARKS = ["throughput", "scale-up", "cold-start", "ping-gap", "memory", "pool"] as const;
 type BenchmarkName = typeof BENCHMARKS[number];
 
 function parseArgs(argv: string[]) {
@@ -287,6 +288,20 @@ async function main(): Promise<number> {
           },
         });
       }
+    }
+    if (only.includes("pool")) {
+      // Needs redis-server and nginx (Debian packages); a run without them records a failure.
+      await step(results, ctx, {
+        name: "pool",
+        timeoutMs: 600_000,
+        keep,
+        body: async (ctx) => {
+          results.pool = await runPool(ctx, quick ? { jobs: 3000, reps: 1 } : {});
+          for (const row of results.pool.rows) {
+            if (row.error) results.failures.push(`pool ${row.variant}: ${row.error}`);
+          }
+        },
+      });
     }
     for (
       const failure of results.throughput.flatMap((t) =>

@@ -4,10 +4,11 @@
 // line per runtime and a last line `N passed, N failed` summing all three. Exits non-zero if a
 // type-check or a runner fails, or if a runner ran zero tests.
 //
-// Usage: node scripts/test.mjs [node|deno|bun ...]   (default: all three)
+// Usage: node scripts/test.mjs [node|deno|bun|pool ...]   (default: all of them; `pool` is the
+// pool test in test/pool/, skipped, and said so, without redis-server and nginx)
 // EDGEPOD_TEST_SUMMARY=<file> also writes the last line to <file> (for .ci/run).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,7 +53,23 @@ const runners = {
       failed: last(out, /^\s*(\d+) fail$/m),
     }),
   },
+  // The pool test (`npm run test:pool`): Redis, nginx, BullMQ and push workers on Bun and Deno.
+  // Runs when redis-server and nginx are on the PATH; .ci/run installs them and sets
+  // EDGEPOD_REQUIRE_POOL=1, which turns a skip into a failure.
+  pool: {
+    cmd: process.execPath,
+    args: ["--import", "tsx", "--test", "--test-reporter=spec", "test/pool/pool.test.ts"],
+    requires: ["redis-server", "nginx"],
+    count: (out) => ({
+      passed: last(out, /^ℹ pass (\d+)$/m),
+      failed: last(out, /^ℹ fail (\d+)$/m),
+    }),
+  },
 };
+
+function onPath(name) {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { env, stdio: "ignore" }).status === 0;
+}
 
 function last(text, pattern) {
   const flags = pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g";
@@ -101,8 +118,18 @@ for (const [name, args] of checks) {
 for (const name of selected) {
   const runner = runners[name];
   if (!runner) {
-    console.error(`Unknown runtime ${name}; expected node, deno or bun`);
+    console.error(`Unknown runtime ${name}; expected node, deno, bun or pool`);
     process.exit(2);
+  }
+  const missing = (runner.requires ?? []).filter((binary) => !onPath(binary));
+  if (missing.length) {
+    const why = `${missing.join(" and ")} not on the PATH (apt-get install -y ${missing.join(" ")})`;
+    if (process.env.EDGEPOD_REQUIRE_POOL) {
+      ok = false;
+      failed++;
+      lines.push(`${name}: FAILED, ${why}`);
+    } else lines.push(`${name}: SKIPPED, ${why}`);
+    continue;
   }
   console.log(`\n=== tests: ${name} ===`);
   const started = Date.now();

@@ -26,7 +26,7 @@ import {
   startPushWorker,
   startRedis,
 } from "../../examples/bullmq-push/local_services.ts";
-import { type BurstResult, readLedger, runBurst, upstreamStatuses } from "./_pool_run.ts";
+import { type BurstResult, readLedger, runBurst, upstreamStatuses } from "../../examples/bullmq-push/run_burst.ts";
 
 const JOBS = 10_000;
 const CONCURRENCY = 64;

@@ -11,7 +11,7 @@ import { type Job, Queue, Worker } from "bullmq";
 import {
   createPushProcessor,
   type PushJobData,
-} from "../../examples/bullmq-push/push_processor.ts";
+} from "./push_processor.ts";
 
 /** Options for {@linkcode runBurst}. */
 export interface BurstOptions {
