@@ -15,7 +15,10 @@ interface ServeGlobals {
   Bun?: { serve(options: { hostname: string; port: number; fetch: typeof app.fetch }): unknown };
   Deno?: {
     args: string[];
-    serve(options: { hostname: string; port: number; onListen(): void }, fetch: typeof app.fetch): unknown;
+    serve(
+      options: { hostname: string; port: number; onListen(): void },
+      fetch: typeof app.fetch,
+    ): unknown;
   };
   process?: { argv: string[] };
 }
@@ -40,5 +43,6 @@ if (!Number.isInteger(port) || port < 1) {
   throw new RangeError(`Expected --port <n>: received ${args.join(" ")}`);
 }
 if (globals.Bun) globals.Bun.serve({ hostname: "127.0.0.1", port, fetch: app.fetch });
-else if (globals.Deno) globals.Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, app.fetch);
-else throw new TypeError("pool_bare_server.ts runs on Bun or Deno");
+else if (globals.Deno) {
+  globals.Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, app.fetch);
+} else throw new TypeError("pool_bare_server.ts runs on Bun or Deno");

@@ -267,7 +267,9 @@ export async function runPool(
       });
     }
   } finally {
-    await Promise.all(services.reverse().map((s) => s.stop(s.name === "nginx" ? "SIGQUIT" : "SIGTERM")));
+    await Promise.all(
+      services.reverse().map((s) => s.stop(s.name === "nginx" ? "SIGQUIT" : "SIGTERM")),
+    );
     setAffinity(pinned);
   }
   return result;

@@ -123,7 +123,9 @@ for (const name of selected) {
   }
   const missing = (runner.requires ?? []).filter((binary) => !onPath(binary));
   if (missing.length) {
-    const why = `${missing.join(" and ")} not on the PATH (apt-get install -y ${missing.join(" ")})`;
+    const why = `${missing.join(" and ")} not on the PATH (apt-get install -y ${
+      missing.join(" ")
+    })`;
     if (process.env.EDGEPOD_REQUIRE_POOL) {
       ok = false;
       failed++;

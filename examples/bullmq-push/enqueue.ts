@@ -28,12 +28,14 @@ const queue = new Queue<PushJobData>(process.env.QUEUE ?? "jobs", {
 });
 const ids = jobIds(process.env.JOB_PREFIX ?? String(Date.now()), count);
 for (let i = 0; i < ids.length; i += 1000) {
-  await queue.addBulk(ids.slice(i, i + 1000).map((id, j) => ({
-    name: "push",
-    data: { input: { n: i + j } },
-    // Network errors and 5xx are retried; 429/503 delays are not attempts (push_processor.ts).
-    opts: { jobId: id, attempts: 8, backoff: { type: "exponential", delay: 100 } },
-  })));
+  await queue.addBulk(
+    ids.slice(i, i + 1000).map((id, j) => ({
+      name: "push",
+      data: { input: { n: i + j } },
+      // Network errors and 5xx are retried; 429/503 delays are not attempts (push_processor.ts).
+      opts: { jobId: id, attempts: 8, backoff: { type: "exponential", delay: 100 } },
+    })),
+  );
 }
 console.log(`enqueued ${count} jobs (${ids[0]} ... ${ids.at(-1)})`);
 await queue.close();

@@ -64,9 +64,9 @@ export function startService(
   });
   let exitCode: number | undefined;
   const exited = new Promise<number>((resolve) => {
-    child.once("error", () => resolve((exitCode = 127)));
+    child.once("error", () => resolve(exitCode = 127));
     child.once("exit", (code, signal) => {
-      resolve((exitCode = code ?? 128 + (SIGNALS[signal ?? ""] ?? 1)));
+      resolve(exitCode = code ?? 128 + (SIGNALS[signal ?? ""] ?? 1));
     });
   });
   return {
@@ -197,7 +197,15 @@ export async function startNginx(dir: string, servers: string[]): Promise<NginxS
   const accessLog = join(dir, "access.log");
   const conf = join(dir, "nginx.conf");
   writeFileSync(conf, renderNginxConf({ prefix: dir, listen: `127.0.0.1:${port}`, servers }));
-  const service = startService("nginx", ["nginx", "-p", dir, "-c", conf, "-e", join(dir, "error.log")], {
+  const service = startService("nginx", [
+    "nginx",
+    "-p",
+    dir,
+    "-c",
+    conf,
+    "-e",
+    join(dir, "error.log"),
+  ], {
     logFile: join(dir, "nginx.out"),
   });
   const url = `http://127.0.0.1:${port}`;

@@ -79,8 +79,7 @@ export function postJson(url: URL, body: string, options: PostJsonOptions): Prom
           status: response.statusCode ?? 0,
           headers: response.headers,
           text: Buffer.concat(chunks).toString("utf8"),
-        })
-      );
+        }));
       response.once("error", reject);
     });
     request.once("timeout", () => request.destroy(new Error("The request timed out")));

@@ -72,7 +72,9 @@ export function renderNginxConf(options: NginxConfOptions): string {
   }
   const readTimeout = options.readTimeout ?? "600s";
   if (!/^\d+(ms|s|m|h)?$/.test(readTimeout)) {
-    throw new TypeError(`'readTimeout' must be an nginx time such as 600s: received ${readTimeout}`);
+    throw new TypeError(
+      `'readTimeout' must be an nginx time such as 600s: received ${readTimeout}`,
+    );
   }
   const accessLog = options.accessLog === "off"
     ? "off"
@@ -103,7 +105,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     if (args[i - 1] === "--prefix") prefix = value;
     else if (args[i - 1] === "--listen") listen = value;
     else if (args[i - 1] === "--server") servers.push(value);
-    else throw new TypeError(`Unknown option ${args[i - 1]}: expected --prefix, --listen, --server`);
+    else {throw new TypeError(
+        `Unknown option ${args[i - 1]}: expected --prefix, --listen, --server`,
+      );}
   }
   process.stdout.write(renderNginxConf({ prefix, listen, servers }));
 }

@@ -8,10 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import { type Job, Queue, Worker } from "bullmq";
-import {
-  createPushProcessor,
-  type PushJobData,
-} from "./push_processor.ts";
+import { createPushProcessor, type PushJobData } from "./push_processor.ts";
 
 /** Options for {@linkcode runBurst}. */
 export interface BurstOptions {
@@ -112,11 +109,13 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
     };
     const started = Date.now();
     for (let i = 0; i < ids.length; i += 1000) {
-      await queue.addBulk(ids.slice(i, i + 1000).map((id, j) => ({
-        name: "push",
-        data: { input: i + j < failing ? { n: i + j, fail: true } : { n: i + j } },
-        opts: { ...opts, jobId: id },
-      })));
+      await queue.addBulk(
+        ids.slice(i, i + 1000).map((id, j) => ({
+          name: "push",
+          data: { input: i + j < failing ? { n: i + j, fail: true } : { n: i + j } },
+          opts: { ...opts, jobId: id },
+        })),
+      );
     }
     void worker.run();
     const all = progress.settled(ids.length);

@@ -26,7 +26,12 @@ import {
   startPushWorker,
   startRedis,
 } from "../../examples/bullmq-push/local_services.ts";
-import { type BurstResult, readLedger, runBurst, upstreamStatuses } from "../../examples/bullmq-push/run_burst.ts";
+import {
+  type BurstResult,
+  readLedger,
+  runBurst,
+  upstreamStatuses,
+} from "../../examples/bullmq-push/run_burst.ts";
 
 const JOBS = 10_000;
 const CONCURRENCY = 64;
@@ -128,126 +133,138 @@ function assertAllCompletedOnce(result: BurstResult, runs: Map<string, number>, 
   assert.equal(runs.size, result.ids.length, "the ledger names only this burst's jobs");
 }
 
-test("10,000 jobs through BullMQ, nginx and Bun + Deno push workers: each completes exactly once, 429s visible", {
-  skip,
-}, async () => {
-  const pool = await startPool("burst");
-  try {
-    const failing = 10;
-    const result = await runBurst({
-      redisPort: redis!.port,
-      queueName: "burst",
-      poolUrl: pool.nginx.url,
-      jobs: JOBS,
-      failing,
-      concurrency: CONCURRENCY,
-    });
-    const { runs, lines } = readLedger(pool.ledger);
-    assertAllCompletedOnce(result, runs, failing);
-    // A FAILED result is a failed BullMQ job at its first attempt: no retry loop.
-    assert.equal(result.failed.size, failing);
-    for (const [id, { reason, attemptsMade }] of result.failed) {
-      assert.match(reason, /^FAILED: /, `failedReason of ${id}`);
-      assert.equal(attemptsMade, 1, `attempts of the failed job ${id}`);
+test(
+  "10,000 jobs through BullMQ, nginx and Bun + Deno push workers: each completes exactly once, 429s visible",
+  {
+    skip,
+  },
+  async () => {
+    const pool = await startPool("burst");
+    try {
+      const failing = 10;
+      const result = await runBurst({
+        redisPort: redis!.port,
+        queueName: "burst",
+        poolUrl: pool.nginx.url,
+        jobs: JOBS,
+        failing,
+        concurrency: CONCURRENCY,
+      });
+      const { runs, lines } = readLedger(pool.ledger);
+      assertAllCompletedOnce(result, runs, failing);
+      // A FAILED result is a failed BullMQ job at its first attempt: no retry loop.
+      assert.equal(result.failed.size, failing);
+      for (const [id, { reason, attemptsMade }] of result.failed) {
+        assert.match(reason, /^FAILED: /, `failedReason of ${id}`);
+        assert.equal(attemptsMade, 1, `attempts of the failed job ${id}`);
+      }
+      // The BullMQ job holds the worker's answer, with the push job id it was sent under.
+      for (const { id, returnvalue } of result.sample) {
+        const answer = returnvalue as { id: string; status: string; output: { jobId: string } };
+        assert.equal(answer.id, id);
+        assert.equal(answer.status, "COMPLETED");
+        assert.equal(answer.output.jobId, id);
+      }
+      // Both runtimes took part.
+      assert.deepEqual([...new Set(lines.map((l) => l.runtime))].sort(), ["bun", "deno"]);
+      const statuses = upstreamStatuses(pool.nginx.accessLog);
+      const metrics429 = (await busyFromMetrics(pool.workers.bun)) +
+        (await busyFromMetrics(pool.workers.deno));
+      report("burst", result, {
+        upstream429: statuses.get("429") ?? 0,
+        workerMetricsBusy: metrics429,
+        perRuntime: Object.fromEntries(
+          ["bun", "deno"].map((r) => [r, lines.filter((l) => l.runtime === r).length]),
+        ),
+      });
+      assert.ok((statuses.get("429") ?? 0) > 0, "nginx logged 429s from the workers");
+      assert.ok(metrics429 > 0, "the workers' /metrics count their 429s");
+    } finally {
+      await pool.close();
     }
-    // The BullMQ job holds the worker's answer, with the push job id it was sent under.
-    for (const { id, returnvalue } of result.sample) {
-      const answer = returnvalue as { id: string; status: string; output: { jobId: string } };
-      assert.equal(answer.id, id);
-      assert.equal(answer.status, "COMPLETED");
-      assert.equal(answer.output.jobId, id);
+  },
+);
+
+test(
+  "a rolling restart during a 10,000-job burst (SIGTERM Bun, start it, then Deno): nothing lost, nothing run twice",
+  {
+    skip,
+  },
+  async () => {
+    const pool = await startPool("rolling");
+    const exits: Record<string, number> = {};
+    let settledAtEnd = 0;
+    try {
+      const result = await runBurst({
+        redisPort: redis!.port,
+        queueName: "rolling",
+        poolUrl: pool.nginx.url,
+        jobs: JOBS,
+        concurrency: CONCURRENCY,
+        during: async (progress) => {
+          for (const [runtime, at] of [["bun", 0.1], ["deno", 0.3]] as const) {
+            await progress.settled(Math.floor(JOBS * at));
+            exits[runtime] = await pool.workers[runtime].stop("SIGTERM");
+            await pool.restart(runtime);
+          }
+          settledAtEnd = progress.count();
+        },
+      });
+      const { runs } = readLedger(pool.ledger);
+      const statuses = upstreamStatuses(pool.nginx.accessLog);
+      report("rolling restart", result, {
+        upstream503: statuses.get("503") ?? 0,
+        upstream429: statuses.get("429") ?? 0,
+        settledWhenBothRestarted: settledAtEnd,
+      });
+      assert.deepEqual(exits, { bun: 0, deno: 0 }, "a drained worker exits 0");
+      assert.ok(settledAtEnd < JOBS, "both restarts happened during the burst");
+      assertAllCompletedOnce(result, runs, 0);
+    } finally {
+      await pool.close();
     }
-    // Both runtimes took part.
-    assert.deepEqual([...new Set(lines.map((l) => l.runtime))].sort(), ["bun", "deno"]);
-    const statuses = upstreamStatuses(pool.nginx.accessLog);
-    const metrics429 = (await busyFromMetrics(pool.workers.bun)) +
-      (await busyFromMetrics(pool.workers.deno));
-    report("burst", result, {
-      upstream429: statuses.get("429") ?? 0,
-      workerMetricsBusy: metrics429,
-      perRuntime: Object.fromEntries(
-        ["bun", "deno"].map((r) => [r, lines.filter((l) => l.runtime === r).length]),
-      ),
-    });
-    assert.ok((statuses.get("429") ?? 0) > 0, "nginx logged 429s from the workers");
-    assert.ok(metrics429 > 0, "the workers' /metrics count their 429s");
-  } finally {
-    await pool.close();
-  }
-});
+  },
+);
 
-test("a rolling restart during a 10,000-job burst (SIGTERM Bun, start it, then Deno): nothing lost, nothing run twice", {
-  skip,
-}, async () => {
-  const pool = await startPool("rolling");
-  const exits: Record<string, number> = {};
-  let settledAtEnd = 0;
-  try {
-    const result = await runBurst({
-      redisPort: redis!.port,
-      queueName: "rolling",
-      poolUrl: pool.nginx.url,
-      jobs: JOBS,
-      concurrency: CONCURRENCY,
-      during: async (progress) => {
-        for (const [runtime, at] of [["bun", 0.1], ["deno", 0.3]] as const) {
-          await progress.settled(Math.floor(JOBS * at));
-          exits[runtime] = await pool.workers[runtime].stop("SIGTERM");
-          await pool.restart(runtime);
-        }
-        settledAtEnd = progress.count();
-      },
-    });
-    const { runs } = readLedger(pool.ledger);
-    const statuses = upstreamStatuses(pool.nginx.accessLog);
-    report("rolling restart", result, {
-      upstream503: statuses.get("503") ?? 0,
-      upstream429: statuses.get("429") ?? 0,
-      settledWhenBothRestarted: settledAtEnd,
-    });
-    assert.deepEqual(exits, { bun: 0, deno: 0 }, "a drained worker exits 0");
-    assert.ok(settledAtEnd < JOBS, "both restarts happened during the burst");
-    assertAllCompletedOnce(result, runs, 0);
-  } finally {
-    await pool.close();
-  }
-});
-
-test("a worker SIGKILLed during a 10,000-job burst: every job completes at least once (duplicates reported)", {
-  skip,
-}, async () => {
-  const pool = await startPool("kill");
-  let killedAt = 0;
-  try {
-    const result = await runBurst({
-      redisPort: redis!.port,
-      queueName: "kill",
-      poolUrl: pool.nginx.url,
-      jobs: JOBS,
-      concurrency: CONCURRENCY,
-      during: async (progress) => {
-        await progress.settled(Math.floor(JOBS * 0.2));
-        killedAt = progress.count();
-        assert.equal(await pool.workers.bun.stop("SIGKILL"), 128 + 9);
-        await pool.restart("bun");
-      },
-    });
-    const { runs } = readLedger(pool.ledger);
-    const twice = result.ids.filter((id) => (runs.get(id) ?? 0) > 1);
-    const statuses = upstreamStatuses(pool.nginx.accessLog);
-    report("SIGKILL", result, {
-      killedAfterSettled: killedAt,
-      ranTwice: twice.length,
-      ranTwiceIds: twice.slice(0, 20),
-      upstream502: statuses.get("502") ?? 0,
-    });
-    assert.ok(killedAt < JOBS, "the kill happened during the burst");
-    assert.equal(result.counts.completed, JOBS, "BullMQ completed count");
-    assert.deepEqual(result.ids.filter((id) => !runs.has(id)), [], "jobs the handler never ran");
-    // At-least-once: a job the killed worker had run, but not answered, is run again elsewhere;
-    // it can be no more than the killed worker's capacity (4 running + 4 waiting).
-    assert.ok(twice.length <= 8, `at most one worker's capacity ran twice: ${twice.length}`);
-  } finally {
-    await pool.close();
-  }
-});
+test(
+  "a worker SIGKILLed during a 10,000-job burst: every job completes at least once (duplicates reported)",
+  {
+    skip,
+  },
+  async () => {
+    const pool = await startPool("kill");
+    let killedAt = 0;
+    try {
+      const result = await runBurst({
+        redisPort: redis!.port,
+        queueName: "kill",
+        poolUrl: pool.nginx.url,
+        jobs: JOBS,
+        concurrency: CONCURRENCY,
+        during: async (progress) => {
+          await progress.settled(Math.floor(JOBS * 0.2));
+          killedAt = progress.count();
+          assert.equal(await pool.workers.bun.stop("SIGKILL"), 128 + 9);
+          await pool.restart("bun");
+        },
+      });
+      const { runs } = readLedger(pool.ledger);
+      const twice = result.ids.filter((id) => (runs.get(id) ?? 0) > 1);
+      const statuses = upstreamStatuses(pool.nginx.accessLog);
+      report("SIGKILL", result, {
+        killedAfterSettled: killedAt,
+        ranTwice: twice.length,
+        ranTwiceIds: twice.slice(0, 20),
+        upstream502: statuses.get("502") ?? 0,
+      });
+      assert.ok(killedAt < JOBS, "the kill happened during the burst");
+      assert.equal(result.counts.completed, JOBS, "BullMQ completed count");
+      assert.deepEqual(result.ids.filter((id) => !runs.has(id)), [], "jobs the handler never ran");
+      // At-least-once: a job the killed worker had run, but not answered, is run again elsewhere;
+      // it can be no more than the killed worker's capacity (4 running + 4 waiting).
+      assert.ok(twice.length <= 8, `at most one worker's capacity ran twice: ${twice.length}`);
+    } finally {
+      await pool.close();
+    }
+  },
+);
