@@ -35,6 +35,8 @@ import {
 
 const JOBS = 10_000;
 const CONCURRENCY = 64;
+// A scenario takes 30-40 s on a busy 2-core machine; past this something is stuck.
+const TEST_TIMEOUT_MS = 300_000;
 const WORKER_ENV = { POOL_CONCURRENCY: "4", EDGEPOD_PUSH_QUEUE: "4", POOL_WORK_MS: "1" };
 
 function onPath(name: string): boolean {
