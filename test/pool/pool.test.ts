@@ -139,6 +139,7 @@ test(
   "10,000 jobs through BullMQ, nginx and Bun + Deno push workers: each completes exactly once, 429s visible",
   {
     skip,
+    timeout: TEST_TIMEOUT_MS,
   },
   async () => {
     const pool = await startPool("burst");
@@ -191,6 +192,7 @@ test(
   "a rolling restart during a 10,000-job burst (SIGTERM Bun, start it, then Deno): nothing lost, nothing run twice",
   {
     skip,
+    timeout: TEST_TIMEOUT_MS,
   },
   async () => {
     const pool = await startPool("rolling");
@@ -232,6 +234,7 @@ test(
   "a worker SIGKILLed during a 10,000-job burst: every job completes at least once (duplicates reported)",
   {
     skip,
+    timeout: TEST_TIMEOUT_MS,
   },
   async () => {
     const pool = await startPool("kill");
