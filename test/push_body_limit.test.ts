@@ -53,6 +53,40 @@ test("readBodyLimited() refuses one byte over the limit with 413", async () => {
   });
 });
 
+test("readBodyLimited() trusts no Content-Length its body does not keep to", async () => {
+  const lying = await readBodyLimited(post("x".repeat(100), { "content-length": "10" }), 50);
+  assert.equal(!lying.ok && lying.status, 413);
+  const short = await readBodyLimited(post("x".repeat(10), { "content-length": "20" }), 50);
+  assert.equal(!short.ok && short.status, 400);
+  const exact = await readBodyLimited(post("x".repeat(20), { "content-length": "20" }), 50);
+  assert.ok(exact.ok && exact.body.byteLength === 20);
+  const bad = await readBodyLimited(post("x", { "content-length": "1e3" }), 50);
+  assert.deepEqual(bad, {
+    ok: false,
+    status: 400,
+    message: "the Content-Length header is not a number",
+  });
+  const over = await readBodyLimited(post("x", { "content-length": "51" }), 50);
+  assert.equal(!over.ok && over.status, 413);
+});
+
+test("readBodyLimited() with a Content-Length rejects with the signal's reason when aborted", async () => {
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new Uint8Array(5));
+    },
+  });
+  const controller = new AbortController();
+  const reading = readBodyLimited(
+    post(stream, { "content-length": "10" }),
+    1000,
+    controller.signal,
+  );
+  const reason = new Error("draining");
+  controller.abort(reason);
+  await assert.rejects(reading, (error) => error === reason);
+});
+
 test("readBodyLimited() gives an empty body for a request without one", async () => {
   const result = await readBodyLimited(
     new Request("http://127.0.0.1/jobs", { method: "POST" }),

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { abortable } from "../async/abortable.ts";
+
 /** The outcome of {@linkcode readBodyLimited}: the body, or the answer to give. */
 export type LimitedBody =
   | { ok: true; body: Uint8Array }
@@ -13,11 +15,13 @@ const CONTENT_LENGTH_REGEXP = /^[0-9]{1,16}$/;
 
 /**
  * Reads the whole body of `request`, at most `maxBytes` of it. A `Content-Length` over the
- * limit is refused at once, before a byte is read; otherwise the stream is read chunk by chunk
- * and reading stops (the reader is cancelled) as soon as the total passes the limit, so the
- * caller can answer 413 while the client is still sending and no more than `maxBytes` is ever
- * held. A body that ends before its `Content-Length`, or whose stream fails (the client went
- * away mid-body), is a 400.
+ * limit is refused at once, before a byte is read. A body without one (chunked) is read chunk
+ * by chunk and reading stops (the reader is cancelled) as soon as the total passes the limit,
+ * so the caller can answer 413 while the client is still sending and no more than `maxBytes` is
+ * ever held. A body with a `Content-Length` within the limit is read in one go: the server's
+ * HTTP framing stops it at that length (an in-process caller that sets a `Content-Length` its
+ * body exceeds gets a 413 after the read). A body that ends before its `Content-Length`, or
+ * whose stream fails (the client went away mid-body), is a 400.
  *
  * @param request The request; its body must not have been read.
  * @param maxBytes The largest body accepted, in bytes.
@@ -66,6 +70,11 @@ export async function readBodyLimited(
     return { ok: true, body: new Uint8Array(0) };
   }
 
+  if (declared !== undefined) {
+    // The server's HTTP framing delivers at most Content-Length bytes, which is within the
+    // limit: read it in one go (about twice as fast as a chunk loop for small bodies).
+    return await readDeclared(request, declared, maxBytes, signal);
+  }
   const reader = stream.getReader();
   const onAbort = () => void reader.cancel(signal!.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -98,6 +107,26 @@ export async function readBodyLimited(
   }
   if (declared !== undefined && total < declared) return truncated();
   return { ok: true, body: concat(chunks, total) };
+}
+
+async function readDeclared(
+  request: Request,
+  declared: number,
+  maxBytes: number,
+  signal: AbortSignal | undefined,
+): Promise<LimitedBody> {
+  let buffer: ArrayBuffer;
+  try {
+    const reading = request.arrayBuffer();
+    buffer = await (signal ? abortable(reading, signal) : reading);
+  } catch {
+    if (signal?.aborted) throw signal.reason;
+    return truncated();
+  }
+  // An in-process caller may set a Content-Length its body does not keep to.
+  if (buffer.byteLength > maxBytes) return tooLarge(maxBytes);
+  if (buffer.byteLength < declared) return truncated();
+  return { ok: true, body: new Uint8Array(buffer) };
 }
 
 function tooLarge(maxBytes: number): LimitedBody {

@@ -169,7 +169,7 @@ export async function verifyPushAuth(
     }
     const nowSeconds = (options.now ?? Date.now)() / 1000;
     if (!Number.isFinite(nowSeconds)) return false;
-    if (await checkBearer(request, options)) return true;
+    if (checkBearer(request, options)) return true;
     if (await checkHmac(request.headers, rawBody, options.hmacKeys, nowSeconds, tolerance)) {
       return true;
     }
@@ -221,9 +221,9 @@ export async function signPushRequest(
 
 // --- bearer -------------------------------------------------------------------------------------
 
-const tokenDigestCache = new WeakMap<readonly string[], Promise<Uint8Array[]>>();
+const tokenBytesCache = new WeakMap<readonly string[], Uint8Array[]>();
 
-async function checkBearer(request: PushAuthRequest, options: PushAuthOptions): Promise<boolean> {
+function checkBearer(request: PushAuthRequest, options: PushAuthOptions): boolean {
   const tokens = options.tokens;
   if (!tokens || !hasSecrets(tokens)) return false;
   const presented: string[] = [];
@@ -237,18 +237,17 @@ async function checkBearer(request: PushAuthRequest, options: PushAuthOptions): 
     if (token && token.length <= MAX_AUTHORIZATION_LENGTH) presented.push(token);
   }
   if (presented.length === 0) return false;
-  let digests = tokenDigestCache.get(tokens);
-  if (!digests) {
-    digests = Promise.all(secrets(tokens).map(sha256));
-    tokenDigestCache.set(tokens, digests);
+  let expected = tokenBytesCache.get(tokens);
+  if (!expected) {
+    expected = secrets(tokens).map((token) => ENCODER.encode(token));
+    tokenBytesCache.set(tokens, expected);
   }
-  const expected = await digests;
   let admitted = false;
   for (const token of presented) {
-    // Digests have one length whatever the token's, so neither length nor content leaks.
-    const digest = await sha256(token);
+    const bytes = ENCODER.encode(token);
+    // Every configured token is compared, each in time set by its own length only.
     for (const candidate of expected) {
-      const equal = timingSafeEqual(digest, candidate);
+      const equal = timingSafeEqual(bytes, candidate);
       admitted = admitted || equal;
     }
   }
@@ -271,11 +270,14 @@ async function checkHmac(
   if (!parsed) return false;
   if (Math.abs(nowSeconds - Number(parsed.t)) > tolerance) return false;
   const message = signedMessage(parsed.t, rawBody);
+  const macs = await Promise.all(
+    (await hmacKeys(keys)).map((key) => crypto.subtle.sign("HMAC", key, message)),
+  );
   let admitted = false;
-  for (const key of await hmacKeys(keys)) {
-    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, message));
+  for (const buffer of macs) {
+    const mac = new Uint8Array(buffer);
     for (const signature of parsed.v1) {
-      const equal = timingSafeEqual(mac, signature);
+      const equal = timingSafeEqual(signature, mac);
       admitted = admitted || equal;
     }
   }
@@ -332,13 +334,18 @@ async function checkQStash(
   const signature = fromBase64(signaturePart, "url");
   if (!signature || signature.length !== 32) return false;
   const signingInput = ENCODER.encode(`${headerPart}.${payloadPart}`);
-  let verified = false;
-  for (const key of await hmacKeys(keys)) {
-    const ok = await crypto.subtle.verify("HMAC", key, ownBytes(signature), signingInput);
-    verified = verified || ok;
-  }
-  if (!verified) return false;
-  // The claims are read only once the signature is known to be QStash's.
+  const signatureBytes = ownBytes(signature);
+  const cryptoKeys = await hmacKeys(keys);
+  // The body's hash is computed alongside the signature checks; the claims are read only once
+  // the signature is known to be QStash's.
+  const [verdicts, digest] = await Promise.all([
+    Promise.all(
+      cryptoKeys.map((key) => crypto.subtle.verify("HMAC", key, signatureBytes, signingInput)),
+    ),
+    // A body backed by a SharedArrayBuffer makes digest throw: refused by the caller's catch.
+    crypto.subtle.digest("SHA-256", rawBody as Uint8Array<ArrayBuffer>),
+  ]);
+  if (!verdicts.includes(true)) return false;
   const claims = decodeJsonPart(payloadPart);
   if (!claims || claims.iss !== "Upstash") return false;
   if (typeof claims.exp !== "number" || !(nowSeconds <= claims.exp + skew)) return false;
@@ -346,10 +353,7 @@ async function checkQStash(
     if (typeof claims.nbf !== "number" || !(nowSeconds >= claims.nbf - skew)) return false;
   }
   if (typeof claims.body !== "string") return false;
-  const bodyHash = toBase64Url(
-    new Uint8Array(await crypto.subtle.digest("SHA-256", ownBytes(rawBody))),
-  );
-  if (claims.body.replace(/=+$/, "") !== bodyHash) return false;
+  if (claims.body.replace(/=+$/, "") !== toBase64Url(new Uint8Array(digest))) return false;
   return subjectMatches(claims.sub, request.url, options.qstashUrl);
 }
 
@@ -414,10 +418,6 @@ function hmacKeys(keys: readonly string[]): Promise<CryptoKey[]> {
     hmacKeyCache.set(keys, imported);
   }
   return imported;
-}
-
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODER.encode(text)));
 }
 
 function secrets(list: readonly string[]): string[] {

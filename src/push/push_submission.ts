@@ -368,18 +368,27 @@ function contentType(header: string | null): ContentType {
 
 /** Whether arrays and objects in `text` nest deeper than `max` (strings are skipped). */
 function exceedsDepth(text: string, max: number): boolean {
+  // Native scans jump between the characters that matter: brackets, and quotes (whose string
+  // is then skipped whole with indexOf, minding escaped quotes).
+  const structural = /["[\]{}]/g;
   let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b || c === 0x7b) {
+  let match: RegExpExecArray | null;
+  while ((match = structural.exec(text)) !== null) {
+    const c = match[0];
+    if (c === '"') {
+      let end = structural.lastIndex;
+      while (true) {
+        end = text.indexOf('"', end);
+        if (end < 0) return false; // an unterminated string: JSON.parse refuses it
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+        end++;
+      }
+      structural.lastIndex = end + 1;
+    } else if (c === "[" || c === "{") {
       if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) {
+    } else {
       depth--;
     }
   }

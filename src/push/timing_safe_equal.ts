@@ -5,14 +5,14 @@
  */
 
 /**
- * Compares two byte arrays in time that depends only on their lengths, never on their contents:
- * every byte of the longer one is visited and there is no early exit on the first difference.
- * Arrays of different lengths are unequal (the loop still runs over the longer one). To keep the
- * length itself secret, compare fixed-length digests (`SHA-256` of both sides), as
- * `verifyPushAuth` does for bearer tokens.
+ * Compares a presented value with a secret in time that depends only on the secret's length:
+ * exactly `secret.length` steps whatever `presented` holds or how long it is, with no early exit
+ * on the first difference. A length mismatch makes the result `false` without changing the
+ * time, so neither the secret's content nor its length can be learnt by varying `presented`
+ * and timing the answers. Pass the value from the request first and the secret second.
  *
- * @param a One array.
- * @param b The other array.
+ * @param presented The value to check (from the request).
+ * @param secret The expected value.
  * @returns `true` when both have the same length and the same bytes.
  * @throws {TypeError} When either argument is not a `Uint8Array`.
  *
@@ -21,22 +21,24 @@
  * import { timingSafeEqual } from "./timing_safe_equal.ts";
  * const enc = new TextEncoder();
  * console.assert(timingSafeEqual(enc.encode("secret"), enc.encode("secret")));
- * console.assert(!timingSafeEqual(enc.encode("secret"), enc.encode("secreT")));
- * console.assert(!timingSafeEqual(enc.encode("secret"), enc.encode("secrets")));
+ * console.assert(!timingSafeEqual(enc.encode("secreT"), enc.encode("secret")));
+ * console.assert(!timingSafeEqual(enc.encode("secrets"), enc.encode("secret")));
+ * console.assert(!timingSafeEqual(enc.encode(""), enc.encode("secret")));
  * ```
  */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array)) {
+export function timingSafeEqual(presented: Uint8Array, secret: Uint8Array): boolean {
+  if (!(presented instanceof Uint8Array) || !(secret instanceof Uint8Array)) {
     throw new TypeError(
-      `timingSafeEqual() compares two Uint8Arrays: received ${describe(a)} and ${describe(b)}`,
+      `timingSafeEqual() compares two Uint8Arrays: received ${describe(presented)} and ${
+        describe(secret)
+      }`,
     );
   }
-  const length = Math.max(a.length, b.length);
-  // A length mismatch is folded into the result instead of returning early.
-  let difference = a.length ^ b.length;
-  for (let i = 0; i < length; i++) {
-    // Out-of-range reads give undefined; `| 0` makes them 0 without a branch on the data.
-    difference |= (a[i]! | 0) ^ (b[i]! | 0);
+  // The length mismatch is folded into the result instead of returning early.
+  let difference = presented.length ^ secret.length;
+  for (let i = 0; i < secret.length; i++) {
+    // Reads past the end of `presented` give undefined; `| 0` makes them 0 without a branch.
+    difference |= (presented[i]! | 0) ^ secret[i]!;
   }
   return difference === 0;
 }
