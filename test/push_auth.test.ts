@@ -44,6 +44,11 @@ test("timingSafeEqual() compares contents and lengths", () => {
   assert.equal(timingSafeEqual(enc("ab"), enc("abc")), false);
   assert.equal(timingSafeEqual(new Uint8Array([0]), new Uint8Array(0)), false);
   assert.equal(timingSafeEqual(new Uint8Array(32).fill(255), new Uint8Array(32).fill(255)), true);
+  // Wrapped reads of a shorter or longer value never make it equal: the lengths decide.
+  assert.equal(timingSafeEqual(enc("a"), enc("aaa")), false);
+  assert.equal(timingSafeEqual(enc("abcabc"), enc("abc")), false);
+  assert.equal(timingSafeEqual(enc(""), enc("\0")), false);
+  assert.equal(timingSafeEqual(enc("\0"), enc("")), false);
   assert.throws(() => timingSafeEqual("abc" as unknown as Uint8Array, enc("abc")), TypeError);
   assert.throws(
     () => timingSafeEqual(enc("abc"), null as unknown as Uint8Array),

@@ -4,6 +4,8 @@
  * @module
  */
 
+const ONE_ZERO_BYTE = new Uint8Array(1);
+
 /**
  * Compares a presented value with a secret in time that depends only on the secret's length:
  * exactly `secret.length` steps whatever `presented` holds or how long it is, with no early exit
@@ -34,11 +36,14 @@ export function timingSafeEqual(presented: Uint8Array, secret: Uint8Array): bool
       }`,
     );
   }
-  // The length mismatch is folded into the result instead of returning early.
+  // The length mismatch is folded into the result instead of returning early, and `presented`
+  // is read with its index wrapped, so every read is in bounds and the loop takes the same path
+  // whether `presented` is shorter, as long or longer than the secret.
+  const source = presented.length > 0 ? presented : ONE_ZERO_BYTE;
+  const n = source.length;
   let difference = presented.length ^ secret.length;
   for (let i = 0; i < secret.length; i++) {
-    // Reads past the end of `presented` give undefined; `| 0` makes them 0 without a branch.
-    difference |= (presented[i]! | 0) ^ secret[i]!;
+    difference |= source[i % n]! ^ secret[i]!;
   }
   return difference === 0;
 }
