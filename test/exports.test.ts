@@ -84,6 +84,13 @@ test("exports: the package root exports the documented API", () => {
       "backoffDelay",
       "deferred",
       "EDGEPOD_VERSION",
+      "verifyPushAuth",
+      "pushAuthFromEnv",
+      "hasPushAuth",
+      "signPushRequest",
+      "parseSubmission",
+      "readBodyLimited",
+      "timingSafeEqual",
     ]
   ) {
     assert.ok(name in root, `missing export ${name}`);

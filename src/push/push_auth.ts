@@ -1,0 +1,447 @@
+/**
+ * Authentication of pushed jobs: bearer tokens, an HMAC signature over the raw body, and
+ * Upstash QStash's signed JWT. Any configured method admits a request; one that fails them all
+ * is refused, and the caller answers 401 without saying which check failed.
+ *
+ * | Method | Configured by | The request carries |
+ * |---|---|---|
+ * | Bearer token | `EDGEPOD_PUSH_TOKENS` (comma-separated) | `Authorization: Bearer <token>` (or `?token=<token>` when `allowQueryToken` is set) |
+ * | HMAC-SHA256 | `EDGEPOD_PUSH_HMAC_KEYS` (comma-separated) | `X-Edgepod-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` |
+ * | QStash | `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY` | `Upstash-Signature: <HS256 JWT>` |
+ *
+ * Several keys or tokens may be configured at once so that a secret can rotate without downtime.
+ * Secrets are compared in constant time; everything read from the request is bounded in length
+ * before it is parsed.
+ *
+ * @module
+ */
+
+import { concatBytes, fromBase64, fromHex, ownBytes, toBase64Url, toHex } from "./_encoding.ts";
+import { timingSafeEqual } from "./timing_safe_equal.ts";
+
+/** What {@linkcode verifyPushAuth} accepts; every list may be empty (that method is off). */
+export interface PushAuthOptions {
+  /** Bearer tokens (`EDGEPOD_PUSH_TOKENS`); empty strings are ignored. @default none */
+  tokens?: readonly string[];
+  /** HMAC-SHA256 keys for `X-Edgepod-Signature` (`EDGEPOD_PUSH_HMAC_KEYS`). @default none */
+  hmacKeys?: readonly string[];
+  /** QStash signing keys (`QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`). @default none */
+  qstashKeys?: readonly string[];
+  /** How far `t=` in `X-Edgepod-Signature` may be from now, either way, in seconds. @default 300 */
+  toleranceSeconds?: number;
+  /** The clock, in milliseconds since the epoch. @default Date.now */
+  now?: () => number;
+  /**
+   * The public URL QStash delivers to (`EDGEPOD_PUSH_QSTASH_URL`): the JWT's `sub` claim must be
+   * this URL (compared after URL normalisation). Set it when a proxy sits in front of the worker.
+   * Without it, `sub`'s path and query must be those of the request's `url`, and scheme and host
+   * are not compared (proxies rewrite them and the `Host` header is the client's to choose
+   * anyway). With neither a `qstashUrl` nor a request `url`, `sub` is not checked. @default none
+   */
+  qstashUrl?: string;
+  /** Clock skew allowed on the QStash JWT's `exp` and `nbf`, in seconds. @default 30 */
+  qstashClockSkewSeconds?: number;
+  /**
+   * Also accept a bearer token as the `token` query parameter of the request's `url`
+   * (`EDGEPOD_PUSH_QUERY_TOKEN=1`), for senders that cannot set headers, such as a Pub/Sub push
+   * subscription without OIDC. Query strings end up in access logs: prefer a header. @default false
+   */
+  allowQueryToken?: boolean;
+}
+
+/** The request parts {@linkcode verifyPushAuth} reads. */
+export interface PushAuthRequest {
+  /** The request headers. */
+  headers: Headers;
+  /** The request URL, for QStash's `sub` and the query token. @default none */
+  url?: string;
+}
+
+const MAX_AUTHORIZATION_LENGTH = 4096;
+const MAX_SIGNATURE_HEADER_LENGTH = 4096;
+const MAX_SIGNATURES = 16;
+const MAX_JWT_LENGTH = 8192;
+const DEFAULT_TOLERANCE_SECONDS = 300;
+const DEFAULT_SKEW_SECONDS = 30;
+const BEARER_REGEXP = /^bearer +([^ ]+) *$/i;
+const DIGITS_REGEXP = /^[0-9]{1,15}$/;
+const BASE64URL_PART_REGEXP = /^[A-Za-z0-9_-]+$/;
+const ENCODER = new TextEncoder();
+
+/**
+ * Reads the push-auth settings from environment variables: `EDGEPOD_PUSH_TOKENS` and
+ * `EDGEPOD_PUSH_HMAC_KEYS` (comma-separated), `QSTASH_CURRENT_SIGNING_KEY`,
+ * `QSTASH_NEXT_SIGNING_KEY`, `EDGEPOD_PUSH_QSTASH_URL` and `EDGEPOD_PUSH_QUERY_TOKEN` (`1` or
+ * `true`). Entries are trimmed and empty ones dropped.
+ *
+ * @param env Reads one variable (`runtime.env`).
+ * @returns The options; lists are empty when nothing is configured.
+ *
+ * @example Rotating tokens
+ * ```ts
+ * import { pushAuthFromEnv } from "./push_auth.ts";
+ * const vars: Record<string, string> = { EDGEPOD_PUSH_TOKENS: " new-token, ,old-token " };
+ * const options = pushAuthFromEnv((name) => vars[name]);
+ * console.assert(options.tokens!.join("|") === "new-token|old-token");
+ * console.assert(options.qstashKeys!.length === 0);
+ * ```
+ */
+export function pushAuthFromEnv(env: (name: string) => string | undefined): PushAuthOptions {
+  const list = (name: string) => split(env(name));
+  const qstashKeys = [env("QSTASH_CURRENT_SIGNING_KEY"), env("QSTASH_NEXT_SIGNING_KEY")]
+    .map((key) => key?.trim() ?? "")
+    .filter((key) => key.length > 0);
+  const options: PushAuthOptions = {
+    tokens: list("EDGEPOD_PUSH_TOKENS"),
+    hmacKeys: list("EDGEPOD_PUSH_HMAC_KEYS"),
+    qstashKeys: Object.freeze(qstashKeys),
+  };
+  const qstashUrl = env("EDGEPOD_PUSH_QSTASH_URL")?.trim();
+  if (qstashUrl) options.qstashUrl = qstashUrl;
+  const queryToken = env("EDGEPOD_PUSH_QUERY_TOKEN")?.trim().toLowerCase();
+  if (queryToken === "1" || queryToken === "true") options.allowQueryToken = true;
+  return options;
+}
+
+/**
+ * Whether any method is configured (a non-empty token or key). A push endpoint with none must
+ * not listen on a non-loopback address.
+ *
+ * @param options The settings.
+ * @returns `true` when at least one token or key is set.
+ *
+ * @example
+ * ```ts
+ * import { hasPushAuth } from "./push_auth.ts";
+ * console.assert(!hasPushAuth({}));
+ * console.assert(!hasPushAuth({ tokens: [""] }));
+ * console.assert(hasPushAuth({ qstashKeys: ["sig_current"] }));
+ * ```
+ */
+export function hasPushAuth(options: PushAuthOptions): boolean {
+  return [options.tokens, options.hmacKeys, options.qstashKeys]
+    .some((list) => (list ?? []).some((secret) => typeof secret === "string" && secret !== ""));
+}
+
+/**
+ * Checks a pushed request against every configured method. True when any admits it: a bearer
+ * token equal to a configured one; an `X-Edgepod-Signature` within `toleranceSeconds` whose `v1`
+ * is the HMAC of `"<t>.<raw body>"` under a configured key; or an `Upstash-Signature` JWT signed
+ * (HS256) with a QStash key, with `iss` `Upstash`, `exp`/`nbf` in force, `body` equal to the
+ * base64url SHA-256 of the raw body and `sub` matching (see
+ * {@linkcode PushAuthOptions.qstashUrl}). Hostile input never throws: it is refused.
+ *
+ * @param request The headers and, for QStash's `sub` and the query token, the URL.
+ * @param rawBody The body exactly as received (before any parsing).
+ * @param options The settings.
+ * @returns Whether the request is admitted.
+ * @throws {RangeError} When `toleranceSeconds` or `qstashClockSkewSeconds` is not a
+ * non-negative finite number (a configuration error, found before the request is read).
+ *
+ * @example A signed request is admitted, the same signature on another body is not
+ * ```ts
+ * import { signPushRequest, verifyPushAuth } from "./push_auth.ts";
+ * const body = new TextEncoder().encode('{"input":1}');
+ * const headers = new Headers({ "x-edgepod-signature": await signPushRequest(body, "k1") });
+ * console.assert(await verifyPushAuth({ headers }, body, { hmacKeys: ["k1"] }));
+ * const other = new TextEncoder().encode('{"input":2}');
+ * console.assert(!(await verifyPushAuth({ headers }, other, { hmacKeys: ["k1"] })));
+ * ```
+ */
+export async function verifyPushAuth(
+  request: PushAuthRequest,
+  rawBody: Uint8Array,
+  options: PushAuthOptions,
+): Promise<boolean> {
+  const tolerance = seconds(
+    options.toleranceSeconds,
+    DEFAULT_TOLERANCE_SECONDS,
+    "toleranceSeconds",
+  );
+  const skew = seconds(
+    options.qstashClockSkewSeconds,
+    DEFAULT_SKEW_SECONDS,
+    "qstashClockSkewSeconds",
+  );
+  try {
+    if (!(rawBody instanceof Uint8Array) || typeof request?.headers?.get !== "function") {
+      return false;
+    }
+    const nowSeconds = (options.now ?? Date.now)() / 1000;
+    if (!Number.isFinite(nowSeconds)) return false;
+    if (checkBearer(request, options)) return true;
+    if (await checkHmac(request.headers, rawBody, options.hmacKeys, nowSeconds, tolerance)) {
+      return true;
+    }
+    return await checkQStash(request, rawBody, options, nowSeconds, skew);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Signs a push request for `X-Edgepod-Signature`: the HMAC-SHA256, under `key`, of the decimal
+ * unix time, a dot and the raw body.
+ *
+ * @param body The exact body that will be sent (a string is sent as UTF-8).
+ * @param key The HMAC key (one of the receiver's `EDGEPOD_PUSH_HMAC_KEYS`).
+ * @param nowSeconds The signing time. @default the current unix time
+ * @returns The header value, `t=<seconds>,v1=<hex>`.
+ * @throws {TypeError} When `key` is not a non-empty string or `body` not a string or Uint8Array.
+ * @throws {RangeError} When `nowSeconds` is not a non-negative integer.
+ *
+ * @example A sender
+ * ```ts
+ * import { signPushRequest } from "./push_auth.ts";
+ * const body = JSON.stringify({ input: { prompt: "hi" } });
+ * const header = await signPushRequest(body, "my-key", 1700000000);
+ * console.assert(/^t=1700000000,v1=[0-9a-f]{64}$/.test(header));
+ * // fetch(url, { method: "POST", body, headers: { "x-edgepod-signature": header } })
+ * ```
+ */
+export async function signPushRequest(
+  body: string | Uint8Array,
+  key: string,
+  nowSeconds: number = Math.floor(Date.now() / 1000),
+): Promise<string> {
+  if (typeof key !== "string" || key === "") {
+    throw new TypeError(`'key' must be a non-empty string: received ${describe(key)}`);
+  }
+  if (typeof body !== "string" && !(body instanceof Uint8Array)) {
+    throw new TypeError(`'body' must be a string or a Uint8Array: received ${describe(body)}`);
+  }
+  if (!Number.isSafeInteger(nowSeconds) || nowSeconds < 0) {
+    throw new RangeError(`'nowSeconds' must be a non-negative integer: received ${nowSeconds}`);
+  }
+  const bytes = typeof body === "string" ? ENCODER.encode(body) : body;
+  const [cryptoKey] = await hmacKeys([key]);
+  const mac = await crypto.subtle.sign("HMAC", cryptoKey!, signedMessage(`${nowSeconds}`, bytes));
+  return `t=${nowSeconds},v1=${toHex(new Uint8Array(mac))}`;
+}
+
+// --- bearer -------------------------------------------------------------------------------------
+
+const tokenBytesCache = new WeakMap<readonly string[], Uint8Array[]>();
+
+function checkBearer(request: PushAuthRequest, options: PushAuthOptions): boolean {
+  const tokens = options.tokens;
+  if (!tokens || !hasSecrets(tokens)) return false;
+  const presented: string[] = [];
+  const header = request.headers.get("authorization");
+  if (header !== null && header.length <= MAX_AUTHORIZATION_LENGTH) {
+    const match = BEARER_REGEXP.exec(header);
+    if (match) presented.push(match[1]!);
+  }
+  if (options.allowQueryToken && request.url) {
+    const token = parseUrl(request.url)?.searchParams.get("token");
+    if (token && token.length <= MAX_AUTHORIZATION_LENGTH) presented.push(token);
+  }
+  if (presented.length === 0) return false;
+  let expected = tokenBytesCache.get(tokens);
+  if (!expected) {
+    expected = secrets(tokens).map((token) => ENCODER.encode(token));
+    tokenBytesCache.set(tokens, expected);
+  }
+  let admitted = false;
+  for (const token of presented) {
+    const bytes = ENCODER.encode(token);
+    // Every configured token is compared, each in time set by its own length only.
+    for (const candidate of expected) {
+      const equal = timingSafeEqual(bytes, candidate);
+      admitted = admitted || equal;
+    }
+  }
+  return admitted;
+}
+
+// --- HMAC ---------------------------------------------------------------------------------------
+
+async function checkHmac(
+  headers: Headers,
+  rawBody: Uint8Array,
+  keys: readonly string[] | undefined,
+  nowSeconds: number,
+  tolerance: number,
+): Promise<boolean> {
+  if (!keys || !hasSecrets(keys)) return false;
+  const header = headers.get("x-edgepod-signature");
+  if (header === null || header.length > MAX_SIGNATURE_HEADER_LENGTH) return false;
+  const parsed = parseSignatureHeader(header);
+  if (!parsed) return false;
+  if (Math.abs(nowSeconds - Number(parsed.t)) > tolerance) return false;
+  const message = signedMessage(parsed.t, rawBody);
+  const macs = await Promise.all(
+    (await hmacKeys(keys)).map((key) => crypto.subtle.sign("HMAC", key, message)),
+  );
+  let admitted = false;
+  for (const buffer of macs) {
+    const mac = new Uint8Array(buffer);
+    for (const signature of parsed.v1) {
+      const equal = timingSafeEqual(signature, mac);
+      admitted = admitted || equal;
+    }
+  }
+  return admitted;
+}
+
+/** `t=` (digits, once) and one to {@linkcode MAX_SIGNATURES} `v1=` (64 hex digits); others ignored. */
+function parseSignatureHeader(header: string): { t: string; v1: Uint8Array[] } | undefined {
+  let t: string | undefined;
+  const v1: Uint8Array[] = [];
+  const parts = header.split(",");
+  if (parts.length > MAX_SIGNATURES + 8) return undefined;
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    if (eq < 0) return undefined;
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (name === "t") {
+      if (t !== undefined || !DIGITS_REGEXP.test(value)) return undefined;
+      t = value;
+    } else if (name === "v1") {
+      const bytes = value.length === 64 ? fromHex(value) : undefined;
+      if (!bytes) return undefined;
+      if (v1.length === MAX_SIGNATURES) return undefined;
+      v1.push(bytes);
+    }
+  }
+  return t !== undefined && v1.length > 0 ? { t, v1 } : undefined;
+}
+
+function signedMessage(t: string, body: Uint8Array): Uint8Array<ArrayBuffer> {
+  return concatBytes(ENCODER.encode(`${t}.`), body);
+}
+
+// --- QStash -------------------------------------------------------------------------------------
+
+async function checkQStash(
+  request: PushAuthRequest,
+  rawBody: Uint8Array,
+  options: PushAuthOptions,
+  nowSeconds: number,
+  skew: number,
+): Promise<boolean> {
+  const keys = options.qstashKeys;
+  if (!keys || !hasSecrets(keys)) return false;
+  const jwt = request.headers.get("upstash-signature");
+  if (jwt === null || jwt.length > MAX_JWT_LENGTH) return false;
+  const parts = jwt.split(".");
+  if (parts.length !== 3 || !parts.every((part) => BASE64URL_PART_REGEXP.test(part))) return false;
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const header = decodeJsonPart(headerPart);
+  if (!header || header.alg !== "HS256") return false;
+  if (header.typ !== undefined && header.typ !== "JWT") return false;
+  const signature = fromBase64(signaturePart, "url");
+  if (!signature || signature.length !== 32) return false;
+  const signingInput = ENCODER.encode(`${headerPart}.${payloadPart}`);
+  const signatureBytes = ownBytes(signature);
+  const cryptoKeys = await hmacKeys(keys);
+  // The body's hash is computed alongside the signature checks; the claims are read only once
+  // the signature is known to be QStash's.
+  const [verdicts, digest] = await Promise.all([
+    Promise.all(
+      cryptoKeys.map((key) => crypto.subtle.verify("HMAC", key, signatureBytes, signingInput)),
+    ),
+    // A body backed by a SharedArrayBuffer makes digest throw: refused by the caller's catch.
+    crypto.subtle.digest("SHA-256", rawBody as Uint8Array<ArrayBuffer>),
+  ]);
+  if (!verdicts.includes(true)) return false;
+  const claims = decodeJsonPart(payloadPart);
+  if (!claims || claims.iss !== "Upstash") return false;
+  if (typeof claims.exp !== "number" || !(nowSeconds <= claims.exp + skew)) return false;
+  if (claims.nbf !== undefined) {
+    if (typeof claims.nbf !== "number" || !(nowSeconds >= claims.nbf - skew)) return false;
+  }
+  if (typeof claims.body !== "string") return false;
+  if (claims.body.replace(/=+$/, "") !== toBase64Url(new Uint8Array(digest))) return false;
+  return subjectMatches(claims.sub, request.url, options.qstashUrl);
+}
+
+function subjectMatches(sub: unknown, url: string | undefined, qstashUrl: string | undefined) {
+  if (qstashUrl !== undefined) {
+    return typeof sub === "string" && normaliseUrl(sub) !== undefined &&
+      normaliseUrl(sub) === normaliseUrl(qstashUrl);
+  }
+  if (url === undefined) return true;
+  if (typeof sub !== "string") return false;
+  const expected = parseUrl(url);
+  const actual = parseUrl(sub);
+  return expected !== undefined && actual !== undefined &&
+    expected.pathname === actual.pathname && expected.search === actual.search;
+}
+
+function parseUrl(text: string): URL | undefined {
+  if (text.length > 65536) return undefined;
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function normaliseUrl(text: string): string | undefined {
+  return parseUrl(text)?.href;
+}
+
+function decodeJsonPart(part: string): Record<string, unknown> | undefined {
+  const bytes = fromBase64(part, "url");
+  if (!bytes) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return undefined;
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : undefined;
+}
+
+// --- shared -------------------------------------------------------------------------------------
+
+const hmacKeyCache = new WeakMap<readonly string[], Promise<CryptoKey[]>>();
+
+function hmacKeys(keys: readonly string[]): Promise<CryptoKey[]> {
+  let imported = hmacKeyCache.get(keys);
+  if (!imported) {
+    imported = Promise.all(
+      secrets(keys).map((key) =>
+        crypto.subtle.importKey(
+          "raw",
+          ENCODER.encode(key),
+          { name: "HMAC", hash: "SHA-256" },
+          false,
+          ["sign", "verify"],
+        )
+      ),
+    );
+    hmacKeyCache.set(keys, imported);
+  }
+  return imported;
+}
+
+function secrets(list: readonly string[]): string[] {
+  return list.filter((secret) => typeof secret === "string" && secret !== "");
+}
+
+function hasSecrets(list: readonly string[]): boolean {
+  return list.some((secret) => typeof secret === "string" && secret !== "");
+}
+
+function split(value: string | undefined): readonly string[] {
+  return Object.freeze((value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""));
+}
+
+function seconds(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`'${name}' must be a non-negative number of seconds: received ${value}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value === "") return "an empty string";
+  return typeof value;
+}
