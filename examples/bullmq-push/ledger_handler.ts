@@ -1,13 +1,15 @@
 /**
- * The pool example's handler: a little simulated work, then one ledger line per run.
+ * The pool example's handler: one ledger line as each run starts, then a little simulated work.
  *
  * The ledger is how the pool test proves exactly-once (and counts at-least-once duplicates)
  * from the handler's own side, not from what the dispatcher or nginx believe happened: every run
  * appends `{"jobId", "pid", "runtime"}` and a newline to one file with a single `write(2)` on a
  * descriptor opened with `O_APPEND`, so lines from several worker processes never interleave.
+ * The line is written when the run *starts*, so a run cut short (a worker killed mid-job) counts:
+ * that is the side effect a real handler would have begun.
  *
- * An input `{"fail": true}` makes the run throw after writing its line: a FAILED result, which
- * the dispatcher must turn into a failed BullMQ job without a retry loop.
+ * An input `{"fail": true}` makes the run throw after its work: a FAILED result, which the
+ * dispatcher must turn into a failed BullMQ job without a retry loop.
  *
  * @module
  */
@@ -69,9 +71,9 @@ export function createLedgerHandler(
   const runtime = runtimeName();
   const pid = process.pid;
   return async (job) => {
-    if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));
     const line = { jobId: job.id, pid, runtime };
     if (fd !== undefined) writeSync(fd, JSON.stringify(line) + "\n");
+    if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));
     const input = job.input as { fail?: unknown } | null;
     if (input !== null && typeof input === "object" && input.fail === true) {
       throw new Error(`Job ${job.id} asked to fail`);
