@@ -37,7 +37,7 @@ const JOBS = 10_000;
 const CONCURRENCY = 64;
 // A scenario takes 30-40 s on a busy 2-core machine; past this something is stuck.
 const TEST_TIMEOUT_MS = 300_000;
-const WORKER_ENV = { POOL_CONCURRENCY: "4", EDGEPOD_PUSH_QUEUE: "4", POOL_WORK_MS: "1" };
+const WORKER_ENV = { POOL_CONCURRENCY: "4", EDGEPOD_PUSH_QUEUE: "4", POOL_WORK_MS: "5" };
 
 function onPath(name: string): boolean {
   try {
@@ -239,6 +239,7 @@ test(
   async () => {
     const pool = await startPool("kill");
     let killedAt = 0;
+  let runningAtKill = NaN;
     try {
       const result = await runBurst({
         redisPort: redis!.port,
@@ -258,6 +259,7 @@ test(
       const statuses = upstreamStatuses(pool.nginx.accessLog);
       report("SIGKILL", result, {
         killedAfterSettled: killedAt,
+      runningJustBeforeKill: runningAtKill,
         ranTwice: twice.length,
         ranTwiceIds: twice.slice(0, 20),
         upstream502: statuses.get("502") ?? 0,
