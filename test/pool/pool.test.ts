@@ -250,6 +250,8 @@ test(
         during: async (progress) => {
           await progress.settled(Math.floor(JOBS * 0.2));
           killedAt = progress.count();
+          const metrics = await (await fetch(`${pool.workers.bun.url}/metrics`)).text();
+          runningAtKill = Number(/^edgepod_jobs_running (\d+)/m.exec(metrics)?.[1] ?? NaN);
           assert.equal(await pool.workers.bun.stop("SIGKILL"), 128 + 9);
           await pool.restart("bun");
         },
