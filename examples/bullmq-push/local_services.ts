@@ -107,7 +107,20 @@ export function freePort(): Promise<number> {
 
 /**
  * Waits until `check` resolves true, polling every `intervalMs`, or the service exits, or the
- * deadline passes (both reject, saying which).
+ * deadline passes (both reject, saying which). For readiness only, never as synchronisation.
+ *
+ * @param what For the error message.
+ * @param check Resolves `true` when ready; a rejection counts as not yet.
+ * @param options The service to watch, the deadline (default 30 s) and the poll interval (25 ms).
+ * @throws {Error} When the service exits or the deadline passes first.
+ *
+ * @example
+ * ```ts
+ * import { waitFor } from "./local_services.ts";
+ * let n = 0;
+ * await waitFor("three calls", async () => ++n === 3, { intervalMs: 1 });
+ * console.assert(n === 3);
+ * ```
  */
 export async function waitFor(
   what: string,
@@ -142,6 +155,13 @@ export interface RedisService extends Service {
  *
  * @param dir A directory for its files.
  * @returns The running Redis (it answers PING).
+ *
+ * @example
+ * ```ts ignore
+ * const redis = await startRedis("/tmp/pool/redis");
+ * console.assert(redis.port > 0);
+ * await redis.stop();
+ * ```
  */
 export async function startRedis(dir: string): Promise<RedisService> {
   mkdirSync(dir, { recursive: true });
@@ -190,6 +210,13 @@ export interface NginxService extends Service {
  * @param dir A directory for its prefix.
  * @param servers The workers, `host:port` each.
  * @returns The running nginx (it accepts connections).
+ *
+ * @example
+ * ```ts ignore
+ * const nginx = await startNginx("/tmp/pool/nginx", ["127.0.0.1:8001", "127.0.0.1:8002"]);
+ * console.assert(nginx.url.startsWith("http://127.0.0.1:"));
+ * await nginx.stop("SIGQUIT"); // graceful: finishes the requests it holds
+ * ```
  */
 export async function startNginx(dir: string, servers: string[]): Promise<NginxService> {
   mkdirSync(dir, { recursive: true });
@@ -281,6 +308,12 @@ export function pushWorkerCommand(runtime: PoolRuntime, handler: string, port: n
  *
  * @param options Runtime, port, ledger and log.
  * @returns The ready worker.
+ *
+ * @example
+ * ```ts ignore
+ * const worker = await startPushWorker({ runtime: "deno", port: 8002, logFile: "/tmp/deno.log" });
+ * console.assert((await worker.stop("SIGTERM")) === 0); // drained cleanly
+ * ```
  */
 export async function startPushWorker(options: PushWorkerOptions): Promise<PushWorkerService> {
   const { runtime, port } = options;

@@ -54,7 +54,19 @@ export interface BurstResult {
   sample: { id: string; returnvalue: unknown }[];
 }
 
-/** Job ids `<prefix>-<n>`, zero-padded. */
+/**
+ * Job ids `<prefix>-<n>`, zero-padded so they sort in order.
+ *
+ * @param prefix The prefix (unique per burst: the workers deduplicate by id).
+ * @param count How many.
+ * @returns The ids.
+ *
+ * @example
+ * ```ts
+ * import { jobIds } from "./run_burst.ts";
+ * console.assert(jobIds("b", 11)[3] === "b-03");
+ * ```
+ */
 export function jobIds(prefix: string, count: number): string[] {
   const width = String(count - 1).length;
   return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(width, "0")}`);
@@ -65,6 +77,14 @@ export function jobIds(prefix: string, count: number): string[] {
  *
  * @param options The pipeline and the burst.
  * @returns What BullMQ holds at the end.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await runBurst({
+ *   redisPort: 6379, queueName: "burst", poolUrl: "http://127.0.0.1:8080", jobs: 1000, concurrency: 64,
+ * });
+ * console.assert(result.counts.completed === 1000);
+ * ```
  */
 export async function runBurst(options: BurstOptions): Promise<BurstResult> {
   const connection = { host: "127.0.0.1", port: options.redisPort, maxRetriesPerRequest: null };
@@ -156,7 +176,21 @@ export interface LedgerLine {
   runtime: string;
 }
 
-/** Runs per job id, from a ledger file. */
+/**
+ * Runs per job id, from a ledger file.
+ *
+ * @param path The ledger.
+ * @returns Runs by job id, and every line.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { readLedger } from "./run_burst.ts";
+ * const path = `/tmp/ledger-doc-${Date.now()}.jsonl`;
+ * writeFileSync(path, '{"jobId":"a","pid":1,"runtime":"bun"}\n{"jobId":"a","pid":2,"runtime":"deno"}\n');
+ * console.assert(readLedger(path).runs.get("a") === 2);
+ * ```
+ */
 export function readLedger(path: string): { runs: Map<string, number>; lines: LedgerLine[] } {
   const lines = readFileSync(path, "utf8").split("\n").filter(Boolean).map((line) =>
     JSON.parse(line) as LedgerLine
@@ -166,7 +200,21 @@ export function readLedger(path: string): { runs: Map<string, number>; lines: Le
   return { runs, lines };
 }
 
-/** Counts of each upstream status nginx logged (every worker tried, `429, 200` counts both). */
+/**
+ * Counts of each upstream status nginx logged (every worker tried: `429, 200` counts both).
+ *
+ * @param accessLog An access log in the example's `pool` format.
+ * @returns Count by status.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from "node:fs";
+ * import { upstreamStatuses } from "./run_burst.ts";
+ * const path = `/tmp/access-doc-${Date.now()}.log`;
+ * writeFileSync(path, '1.0 200 "a:1, a:2" "429, 200" 0.01\n');
+ * console.assert(upstreamStatuses(path).get("429") === 1);
+ * ```
+ */
 export function upstreamStatuses(accessLog: string): Map<string, number> {
   const counts = new Map<string, number>();
   for (const line of readFileSync(accessLog, "utf8").split("\n")) {
