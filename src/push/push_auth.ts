@@ -124,12 +124,58 @@ export function hasPushAuth(options: PushAuthOptions): boolean {
 }
 
 /**
+ * Whether the request carries a credential for a configured method at all: a bearer
+ * `Authorization` (or a `token` query parameter when allowed) with tokens configured, an
+ * `X-Edgepod-Signature` with HMAC keys, an `Upstash-Signature` with QStash keys. Cheap and
+ * synchronous: when it is false, {@linkcode verifyPushAuth} refuses whatever the body, so a
+ * route can answer 401 before reading (up to the body limit of) an unauthenticated upload.
+ * True does not mean valid.
+ *
+ * @param request The headers and, for the query token, the URL.
+ * @param options The settings.
+ * @returns `false` when no configured method could admit the request.
+ *
+ * @example Refusing before the body is read
+ * ```ts
+ * import { hasPushCredentials } from "./push_auth.ts";
+ * const options = { hmacKeys: ["k"] };
+ * console.assert(!hasPushCredentials({ headers: new Headers() }, options));
+ * // A bearer token is no credential when only HMAC keys are configured.
+ * const bearer = new Headers({ authorization: "Bearer t" });
+ * console.assert(!hasPushCredentials({ headers: bearer }, options));
+ * const signed = new Headers({ "x-edgepod-signature": "t=1,v1=00" });
+ * console.assert(hasPushCredentials({ headers: signed }, options));
+ * ```
+ */
+export function hasPushCredentials(request: PushAuthRequest, options: PushAuthOptions): boolean {
+  const headers = request?.headers;
+  if (typeof headers?.get !== "function") return false;
+  if (options.tokens && hasSecrets(options.tokens)) {
+    if (/^bearer /i.test(headers.get("authorization") ?? "")) return true;
+    if (
+      options.allowQueryToken && request.url && parseUrl(request.url)?.searchParams.has("token")
+    ) {
+      return true;
+    }
+  }
+  if (options.hmacKeys && hasSecrets(options.hmacKeys) && headers.has("x-edgepod-signature")) {
+    return true;
+  }
+  return Boolean(
+    options.qstashKeys && hasSecrets(options.qstashKeys) && headers.has("upstash-signature"),
+  );
+}
+
+/**
  * Checks a pushed request against every configured method. True when any admits it: a bearer
  * token equal to a configured one; an `X-Edgepod-Signature` within `toleranceSeconds` whose `v1`
  * is the HMAC of `"<t>.<raw body>"` under a configured key; or an `Upstash-Signature` JWT signed
  * (HS256) with a QStash key, with `iss` `Upstash`, `exp`/`nbf` in force, `body` equal to the
  * base64url SHA-256 of the raw body and `sub` matching (see
  * {@linkcode PushAuthOptions.qstashUrl}). Hostile input never throws: it is refused.
+ *
+ * Keep one options object for the server's life: imported HMAC keys and encoded tokens are
+ * cached per list (a `WeakMap` on the arrays), so a fresh array per request re-imports them.
  *
  * @param request The headers and, for QStash's `sub` and the query token, the URL.
  * @param rawBody The body exactly as received (before any parsing).
