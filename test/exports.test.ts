@@ -87,6 +87,7 @@ test("exports: the package root exports the documented API", () => {
       "verifyPushAuth",
       "pushAuthFromEnv",
       "hasPushAuth",
+      "hasPushCredentials",
       "signPushRequest",
       "parseSubmission",
       "readBodyLimited",
