@@ -15,7 +15,7 @@ import { JobWorker } from "../worker/job_worker.ts";
 import { readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { json, PushJobs, type ReplyMode } from "./push_jobs.ts";
-import { type PushAuthOptions, verifyPushAuth } from "./push_auth.ts";
+import { hasPushAuth, hasPushCredentials, type PushAuthOptions, verifyPushAuth } from "./push_auth.ts";
 import { parseSubmission } from "./push_submission.ts";
 
 /** What {@linkcode createPushApp} builds the app over. */
@@ -111,7 +111,7 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const rejected: Partial<Record<RejectReason, number>> = {};
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, reject });
-  const authOn = Boolean(auth.tokens?.length || auth.hmacKeys?.length || auth.qstashKeys?.length);
+  const authOn = hasPushAuth(auth);
   let starting: Promise<unknown> | undefined;
 
   const app = new Hono();
@@ -127,7 +127,13 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   });
 
   /** Reads the body within the limit, then checks auth against it; else the refusal. */
+  const unauthorized = () => {
+    reject("unauthorized");
+    return json(401, { error: "Unauthorized" }, { "www-authenticate": 'Bearer realm="edgepod"' });
+  };
   const admit = async (request: Request): Promise<Uint8Array | Response> => {
+    // No credential at all: refuse before reading an upload from a stranger.
+    if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
     const read = await readBodyLimited(request, config.push.maxBodyBytes, request.signal)
       .catch(() => ({ ok: false as const, status: 400 as const, message: "the body could not be read" }));
     if (!read.ok) {
@@ -135,10 +141,7 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       // Tell the client to stop sending, and the server not to keep the connection alive.
       return json(read.status, { error: read.message }, { connection: "close" });
     }
-    if (authOn && !(await verifyPushAuth(request, read.body, auth))) {
-      reject("unauthorized");
-      return json(401, { error: "Unauthorized" }, { "www-authenticate": 'Bearer realm="edgepod"' });
-    }
+    if (authOn && !(await verifyPushAuth(request, read.body, auth))) return unauthorized();
     return read.body;
   };
 
