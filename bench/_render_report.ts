@@ -6,7 +6,6 @@
 
 import { BLOCK_MS, PING_INTERVAL_MS } from "./run_ping_gap.ts";
 import { IN_FLIGHT } from "./run_memory.ts";
-import { poolSection } from "./run_pool.ts";
 import { SCALE_POLL_MS } from "./run_scale_up.ts";
 import type { BenchResults } from "./_report_kit.ts";
 import {
@@ -20,20 +19,6 @@ import { heartbeatDiagnostic, idleGapSection, throughputSection } from "./_repor
 import { fmt } from "./_stats.ts";
 
 export type { BenchResults } from "./_report_kit.ts";
-
-const POOL_METHOD = [
-  "Method (`bench/run_pool.ts`): one Redis (`redis-server`, no persistence), the example " +
-  "dispatcher (`examples/bullmq-push`, a BullMQ Worker at concurrency 64 in the orchestrator's " +
-  "Node process, posting with `node:http` keep-alive) and nginx (one worker process, the " +
-  "example's `nginx.conf.template`) in front of two upstreams on Bun and Deno. edgepod: push " +
-  "workers (`examples/bullmq-push/handler.ts`, no-op handler, concurrency 64, wait queue 64, " +
-  "log level WARN). Ceiling: `bench/pool_bare_server.ts`, a bare Hono `POST /jobs` route that " +
-  "answers like a completed job, behind an nginx from the same template. After a 2,000-job " +
-  "warm-up of each, repetitions alternate; each enqueues all its jobs at once (`addBulk`) and " +
-  "lasts until the dispatcher has settled the last one. Nothing is pinned (five processes " +
-  "share both CPUs); CPU per job is from `/proc/<pid>/stat` (nginx: master and workers; " +
-  "upstreams: both processes) and `process.cpuUsage()` for the dispatcher.",
-];
 
 /**
  * Renders the whole report.
@@ -162,12 +147,6 @@ export function renderReport(results: BenchResults): string {
     'to 256 over one connection. "bare c=1" is the runtime\'s floor with `fetch` loaded.',
     "",
     memorySection(results),
-    "",
-    "## 7. A pool behind nginx, fed by BullMQ",
-    "",
-    ...POOL_METHOD,
-    "",
-    poolSection(results.pool),
     "",
     "## Notes",
     "",

@@ -7,7 +7,6 @@
 import type { ColdStartRow } from "./run_cold_start.ts";
 import type { MemoryResult } from "./run_memory.ts";
 import type { PingGapResult } from "./run_ping_gap.ts";
-import type { PoolBenchResult } from "./run_pool.ts";
 import type { RuntimeName } from "./_processes.ts";
 import type { ScaleUpResult } from "./run_scale_up.ts";
 import { median } from "./_stats.ts";
@@ -33,8 +32,6 @@ export interface BenchResults {
   pingGap: PingGapResult[];
   /** Benchmark 6. */
   memory: MemoryResult[];
-  /** Benchmark 7 (the pool pipeline), when it ran. */
-  pool?: PoolBenchResult;
   /** Failures, by benchmark. */
   failures: string[];
   /** Notes written by `run.ts` (findings). */

@@ -275,22 +275,35 @@ export async function runPool(
   return result;
 }
 
+const METHOD = "Method (`bench/run_pool.ts`): one Redis (`redis-server`, no persistence), the " +
+  "example dispatcher (`examples/bullmq-push`, a BullMQ Worker at concurrency 64 in the " +
+  "orchestrator's Node process, posting with `node:http` keep-alive) and nginx (one worker " +
+  "process, the example's `nginx.conf.template`) in front of two upstreams on Bun and Deno. " +
+  "edgepod: push workers (`examples/bullmq-push/handler.ts`, no-op handler, concurrency 64, wait " +
+  "queue 64, log level WARN). Ceiling: `bench/pool_bare_server.ts`, a bare Hono `POST /jobs` " +
+  "route that answers like a completed job, behind an nginx from the same template. After a " +
+  "2,000-job warm-up of each, repetitions alternate; each enqueues all its jobs at once " +
+  "(`addBulk`) and lasts until the dispatcher has settled the last one. Nothing is pinned (five " +
+  "processes share both CPUs); CPU per job is from `/proc/<pid>/stat` (nginx: master and " +
+  "workers; upstreams: both processes) and `process.cpuUsage()` for the dispatcher.";
+
 /**
- * The report section's table and findings.
+ * The report section: heading, method, table and what the numbers say.
  *
- * @param result The measurements, or `undefined` when the benchmark did not run.
+ * @param result The measurements.
  * @returns Markdown.
  *
  * @example
  * ```ts
- * import { poolSection } from "./run_pool.ts";
- * console.assert(poolSection(undefined).includes("Not measured"));
+ * import { renderPool } from "./run_pool.ts";
+ * const md = renderPool({ jobs: 1, reps: 1, concurrency: 1, workerConcurrency: 1, rows: [] });
+ * console.assert(md.startsWith("## A pool behind nginx"));
  * ```
  */
-export function poolSection(result: PoolBenchResult | undefined): string {
-  if (!result) return "Not measured in this run (`npm run bench -- --only pool`).";
-  const ceiling = result.rows.find((r) => r.variant === "bare Hono");
-  const ceilingRate = ceiling && !ceiling.error ? median(ceiling.rates) : NaN;
+export function renderPool(result: PoolBenchResult): string {
+  const ceiling = result.rows.find((r) => r.variant === "bare Hono" && !r.error);
+  const edgepod = result.rows.find((r) => r.variant === "edgepod" && !r.error);
+  const ceilingRate = ceiling ? median(ceiling.rates) : NaN;
   const rows = result.rows.map((row) => {
     if (row.error) return [row.variant, fmtInt(result.jobs), `failed: ${row.error}`, "", "", ""];
     const rate = median(row.rates);
@@ -303,14 +316,38 @@ export function poolSection(result: PoolBenchResult | undefined): string {
       fmtInt(row.upstream429),
     ];
   });
-  return table([
-    "variant",
-    "jobs/rep",
-    "jobs/s, median of reps (min–max)",
-    "/ ceiling",
-    "CPU µs/job: dispatcher / redis / nginx / upstreams",
-    "upstream 429s",
-  ], rows);
+  const cpu = (row: PoolRow | undefined, c: Component) => row ? median(row.cpuPerJob[c]) : NaN;
+  const findings = ceiling && edgepod
+    ? [
+      "",
+      `The pipeline's ceiling is set by the dispatcher (${
+        fmtInt(cpu(ceiling, "dispatcher"))
+      } µs of CPU per job in BullMQ, ioredis and \`node:http\`) and Redis (${
+        fmtInt(cpu(ceiling, "redis"))
+      } µs per job in BullMQ's Lua scripts) more than by nginx (${
+        fmtInt(cpu(ceiling, "nginx"))
+      } µs). The edgepod push workers spend ${
+        fmt(cpu(edgepod, "upstreams") / cpu(ceiling, "upstreams"), 1)
+      } × the bare route's CPU per job (\`upstreams\`): that is the push intake's own cost, and ` +
+      "the gap between the two rows.",
+    ]
+    : [];
+  return [
+    "## A pool behind nginx, fed by BullMQ",
+    "",
+    METHOD,
+    "",
+    table([
+      "variant",
+      "jobs/rep",
+      "jobs/s, median of reps (min–max)",
+      "/ ceiling",
+      "CPU µs/job: dispatcher / redis / nginx / upstreams",
+      "upstream 429s",
+    ], rows),
+    ...findings,
+    "",
+  ].join("\n");
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -322,7 +359,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       quick ? { jobs: 3000, reps: 1 } : {},
     );
     console.log(JSON.stringify(result));
-    console.log(poolSection(result));
+    console.log(renderPool(result));
   } finally {
     rmSync(tmpDir, { recursive: true, force: true });
   }

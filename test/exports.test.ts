@@ -87,10 +87,18 @@ test("exports: the package root exports the documented API", () => {
       "verifyPushAuth",
       "pushAuthFromEnv",
       "hasPushAuth",
+      "hasPushCredentials",
       "signPushRequest",
       "parseSubmission",
       "readBodyLimited",
       "timingSafeEqual",
+      "JobWorker",
+      "WorkerBusyError",
+      "WorkerDrainingError",
+      "jobStatus",
+      "statusBody",
+      "ResultStore",
+      "ObservationWindow",
     ]
   ) {
     assert.ok(name in root, `missing export ${name}`);

@@ -36,6 +36,7 @@ async function serve(handler: Handler, options: Partial<PushAppOptions> = {}): P
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
     async [Symbol.asyncDispose]() {
+      push.worker.stop("test over");
       push.worker.abortAll("test over");
       await server.close();
     },

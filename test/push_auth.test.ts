@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import {
   hasPushAuth,
+  hasPushCredentials,
   pushAuthFromEnv,
   signPushRequest,
   verifyPushAuth,
@@ -327,5 +328,36 @@ test("verifyPushAuth() HMAC signatures are independent of node:crypto's encoding
   const mac = createHmac("sha256", "ключ").update(`${NOW}.`).update(AUTH_CASE_BODY).digest("hex");
   return signPushRequest(AUTH_CASE_BODY, "ключ", NOW).then((header) =>
     assert.equal(header, `t=${NOW},v1=${mac}`)
+  );
+});
+
+test("hasPushCredentials() is false exactly when no configured method could admit the request", async () => {
+  const bodyless = new Uint8Array(0);
+  assert.equal(hasPushCredentials(req({}), options), false);
+  assert.equal(hasPushCredentials(req({ authorization: "Basic x" }), options), false);
+  assert.equal(hasPushCredentials(req({ authorization: "Bearer x" }), options), true);
+  assert.equal(hasPushCredentials(req({ "x-edgepod-signature": "x" }), options), true);
+  assert.equal(hasPushCredentials(req({ "upstash-signature": "x" }), options), true);
+  assert.equal(hasPushCredentials(req({ "upstash-signature": "x" }), { tokens: ["t"] }), false);
+  assert.equal(hasPushCredentials(req({ authorization: "Bearer t" }), { hmacKeys: ["k"] }), false);
+  assert.equal(hasPushCredentials(req({}, "http://h/jobs?token=t"), options), false);
+  assert.equal(
+    hasPushCredentials(req({}, "http://h/jobs?token=t"), { ...options, allowQueryToken: true }),
+    true,
+  );
+  assert.equal(hasPushCredentials({} as unknown as { headers: Headers }, options), false);
+  // Whenever it says false, verifyPushAuth refuses: over the whole corpus and its controls.
+  const all = [...pushHostileCorpus(NOW), ...pushValidCases(NOW)];
+  for (const one of all) {
+    if (!hasPushCredentials(req(one.headers), options)) {
+      assert.equal(await verifyPushAuth(req(one.headers), one.body, options), false, one.name);
+    }
+  }
+  for (const valid of pushValidCases(NOW)) {
+    assert.equal(hasPushCredentials(req(valid.headers), options), true, valid.name);
+  }
+  assert.equal(
+    await verifyPushAuth(req({ authorization: `Bearer ${CORPUS_TOKEN}` }), bodyless, options),
+    true,
   );
 });

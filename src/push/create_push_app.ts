@@ -15,7 +15,7 @@ import { JobWorker } from "../worker/job_worker.ts";
 import { readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { json, PushJobs, type ReplyMode } from "./push_jobs.ts";
-import { type PushAuthOptions, verifyPushAuth } from "./push_auth.ts";
+import { hasPushAuth, hasPushCredentials, type PushAuthOptions, verifyPushAuth } from "./push_auth.ts";
 import { parseSubmission } from "./push_submission.ts";
 
 /** What {@linkcode createPushApp} builds the app over. */
@@ -111,15 +111,17 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const rejected: Partial<Record<RejectReason, number>> = {};
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, reject });
-  const authOn = Boolean(auth.tokens?.length || auth.hmacKeys?.length || auth.qstashKeys?.length);
+  const authOn = hasPushAuth(auth);
   let starting: Promise<unknown> | undefined;
 
   const app = new Hono();
-  app.use("*", async (_c, next) => {
-    // Started by the first request: edge isolates allow no timers before one.
-    if (!parts.started) await (starting ??= worker.start());
-    await next();
-  });
+  if (!parts.started) {
+    app.use("*", async (_c, next) => {
+      // Started by the first request: edge isolates allow no timers before one.
+      await (starting ??= worker.start());
+      await next();
+    });
+  }
   app.get("/ping", (c) => {
     const state = worker.state;
     if (state === "draining") return c.body(null, 503);
@@ -127,18 +129,22 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   });
 
   /** Reads the body within the limit, then checks auth against it; else the refusal. */
+  const unauthorized = () => {
+    reject("unauthorized");
+    return json(401, { error: "Unauthorized" }, { "www-authenticate": 'Bearer realm="edgepod"' });
+  };
   const admit = async (request: Request): Promise<Uint8Array | Response> => {
-    const read = await readBodyLimited(request, config.push.maxBodyBytes, request.signal)
+    // No credential at all: refuse before reading an upload from a stranger.
+    if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
+    // No signal: a client that goes away fails the read itself (a 400 nobody receives).
+    const read = await readBodyLimited(request, config.push.maxBodyBytes)
       .catch(() => ({ ok: false as const, status: 400 as const, message: "the body could not be read" }));
     if (!read.ok) {
       reject(read.status === 413 ? "too_large" : "bad_request");
       // Tell the client to stop sending, and the server not to keep the connection alive.
       return json(read.status, { error: read.message }, { connection: "close" });
     }
-    if (authOn && !(await verifyPushAuth(request, read.body, auth))) {
-      reject("unauthorized");
-      return json(401, { error: "Unauthorized" }, { "www-authenticate": 'Bearer realm="edgepod"' });
-    }
+    if (authOn && !(await verifyPushAuth(request, read.body, auth))) return unauthorized();
     return read.body;
   };
 

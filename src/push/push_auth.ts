@@ -16,7 +16,10 @@
  * @module
  */
 
-import { concatBytes, fromBase64, fromHex, ownBytes, toBase64Url, toHex } from "./_encoding.ts";
+import { toHex } from "./_encoding.ts";
+import { checkHmac, signedMessage } from "./_hmac_header.ts";
+import { checkQStash } from "./_qstash_jwt.ts";
+import { ENCODER, hasSecrets, hmacKeys, parseUrl, secrets } from "./_secrets.ts";
 import { timingSafeEqual } from "./timing_safe_equal.ts";
 
 /** What {@linkcode verifyPushAuth} accepts; every list may be empty (that method is off). */
@@ -58,15 +61,9 @@ export interface PushAuthRequest {
 }
 
 const MAX_AUTHORIZATION_LENGTH = 4096;
-const MAX_SIGNATURE_HEADER_LENGTH = 4096;
-const MAX_SIGNATURES = 16;
-const MAX_JWT_LENGTH = 8192;
 const DEFAULT_TOLERANCE_SECONDS = 300;
 const DEFAULT_SKEW_SECONDS = 30;
 const BEARER_REGEXP = /^bearer +([^ ]+) *$/i;
-const DIGITS_REGEXP = /^[0-9]{1,15}$/;
-const BASE64URL_PART_REGEXP = /^[A-Za-z0-9_-]+$/;
-const ENCODER = new TextEncoder();
 
 /**
  * Reads the push-auth settings from environment variables: `EDGEPOD_PUSH_TOKENS` and
@@ -124,12 +121,58 @@ export function hasPushAuth(options: PushAuthOptions): boolean {
 }
 
 /**
+ * Whether the request carries a credential for a configured method at all: a bearer
+ * `Authorization` (or a `token` query parameter when allowed) with tokens configured, an
+ * `X-Edgepod-Signature` with HMAC keys, an `Upstash-Signature` with QStash keys. Cheap and
+ * synchronous: when it is false, {@linkcode verifyPushAuth} refuses whatever the body, so a
+ * route can answer 401 before reading (up to the body limit of) an unauthenticated upload.
+ * True does not mean valid.
+ *
+ * @param request The headers and, for the query token, the URL.
+ * @param options The settings.
+ * @returns `false` when no configured method could admit the request.
+ *
+ * @example Refusing before the body is read
+ * ```ts
+ * import { hasPushCredentials } from "./push_auth.ts";
+ * const options = { hmacKeys: ["k"] };
+ * console.assert(!hasPushCredentials({ headers: new Headers() }, options));
+ * // A bearer token is no credential when only HMAC keys are configured.
+ * const bearer = new Headers({ authorization: "Bearer t" });
+ * console.assert(!hasPushCredentials({ headers: bearer }, options));
+ * const signed = new Headers({ "x-edgepod-signature": "t=1,v1=00" });
+ * console.assert(hasPushCredentials({ headers: signed }, options));
+ * ```
+ */
+export function hasPushCredentials(request: PushAuthRequest, options: PushAuthOptions): boolean {
+  const headers = request?.headers;
+  if (typeof headers?.get !== "function") return false;
+  if (options.tokens && hasSecrets(options.tokens)) {
+    if (/^bearer /i.test(headers.get("authorization") ?? "")) return true;
+    if (
+      options.allowQueryToken && request.url && parseUrl(request.url)?.searchParams.has("token")
+    ) {
+      return true;
+    }
+  }
+  if (options.hmacKeys && hasSecrets(options.hmacKeys) && headers.has("x-edgepod-signature")) {
+    return true;
+  }
+  return Boolean(
+    options.qstashKeys && hasSecrets(options.qstashKeys) && headers.has("upstash-signature"),
+  );
+}
+
+/**
  * Checks a pushed request against every configured method. True when any admits it: a bearer
  * token equal to a configured one; an `X-Edgepod-Signature` within `toleranceSeconds` whose `v1`
  * is the HMAC of `"<t>.<raw body>"` under a configured key; or an `Upstash-Signature` JWT signed
  * (HS256) with a QStash key, with `iss` `Upstash`, `exp`/`nbf` in force, `body` equal to the
  * base64url SHA-256 of the raw body and `sub` matching (see
  * {@linkcode PushAuthOptions.qstashUrl}). Hostile input never throws: it is refused.
+ *
+ * Keep one options object for the server's life: imported HMAC keys and encoded tokens are
+ * cached per list (a `WeakMap` on the arrays), so a fresh array per request re-imports them.
  *
  * @param request The headers and, for QStash's `sub` and the query token, the URL.
  * @param rawBody The body exactly as received (before any parsing).
@@ -254,179 +297,7 @@ function checkBearer(request: PushAuthRequest, options: PushAuthOptions): boolea
   return admitted;
 }
 
-// --- HMAC ---------------------------------------------------------------------------------------
-
-async function checkHmac(
-  headers: Headers,
-  rawBody: Uint8Array,
-  keys: readonly string[] | undefined,
-  nowSeconds: number,
-  tolerance: number,
-): Promise<boolean> {
-  if (!keys || !hasSecrets(keys)) return false;
-  const header = headers.get("x-edgepod-signature");
-  if (header === null || header.length > MAX_SIGNATURE_HEADER_LENGTH) return false;
-  const parsed = parseSignatureHeader(header);
-  if (!parsed) return false;
-  if (Math.abs(nowSeconds - Number(parsed.t)) > tolerance) return false;
-  const message = signedMessage(parsed.t, rawBody);
-  const macs = await Promise.all(
-    (await hmacKeys(keys)).map((key) => crypto.subtle.sign("HMAC", key, message)),
-  );
-  let admitted = false;
-  for (const buffer of macs) {
-    const mac = new Uint8Array(buffer);
-    for (const signature of parsed.v1) {
-      const equal = timingSafeEqual(signature, mac);
-      admitted = admitted || equal;
-    }
-  }
-  return admitted;
-}
-
-/** `t=` (digits, once) and one to {@linkcode MAX_SIGNATURES} `v1=` (64 hex digits); others ignored. */
-function parseSignatureHeader(header: string): { t: string; v1: Uint8Array[] } | undefined {
-  let t: string | undefined;
-  const v1: Uint8Array[] = [];
-  const parts = header.split(",");
-  if (parts.length > MAX_SIGNATURES + 8) return undefined;
-  for (const part of parts) {
-    const eq = part.indexOf("=");
-    if (eq < 0) return undefined;
-    const name = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (name === "t") {
-      if (t !== undefined || !DIGITS_REGEXP.test(value)) return undefined;
-      t = value;
-    } else if (name === "v1") {
-      const bytes = value.length === 64 ? fromHex(value) : undefined;
-      if (!bytes) return undefined;
-      if (v1.length === MAX_SIGNATURES) return undefined;
-      v1.push(bytes);
-    }
-  }
-  return t !== undefined && v1.length > 0 ? { t, v1 } : undefined;
-}
-
-function signedMessage(t: string, body: Uint8Array): Uint8Array<ArrayBuffer> {
-  return concatBytes(ENCODER.encode(`${t}.`), body);
-}
-
-// --- QStash -------------------------------------------------------------------------------------
-
-async function checkQStash(
-  request: PushAuthRequest,
-  rawBody: Uint8Array,
-  options: PushAuthOptions,
-  nowSeconds: number,
-  skew: number,
-): Promise<boolean> {
-  const keys = options.qstashKeys;
-  if (!keys || !hasSecrets(keys)) return false;
-  const jwt = request.headers.get("upstash-signature");
-  if (jwt === null || jwt.length > MAX_JWT_LENGTH) return false;
-  const parts = jwt.split(".");
-  if (parts.length !== 3 || !parts.every((part) => BASE64URL_PART_REGEXP.test(part))) return false;
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  const header = decodeJsonPart(headerPart);
-  if (!header || header.alg !== "HS256") return false;
-  if (header.typ !== undefined && header.typ !== "JWT") return false;
-  const signature = fromBase64(signaturePart, "url");
-  if (!signature || signature.length !== 32) return false;
-  const signingInput = ENCODER.encode(`${headerPart}.${payloadPart}`);
-  const signatureBytes = ownBytes(signature);
-  const cryptoKeys = await hmacKeys(keys);
-  // The body's hash is computed alongside the signature checks; the claims are read only once
-  // the signature is known to be QStash's.
-  const [verdicts, digest] = await Promise.all([
-    Promise.all(
-      cryptoKeys.map((key) => crypto.subtle.verify("HMAC", key, signatureBytes, signingInput)),
-    ),
-    // A body backed by a SharedArrayBuffer makes digest throw: refused by the caller's catch.
-    crypto.subtle.digest("SHA-256", rawBody as Uint8Array<ArrayBuffer>),
-  ]);
-  if (!verdicts.includes(true)) return false;
-  const claims = decodeJsonPart(payloadPart);
-  if (!claims || claims.iss !== "Upstash") return false;
-  if (typeof claims.exp !== "number" || !(nowSeconds <= claims.exp + skew)) return false;
-  if (claims.nbf !== undefined) {
-    if (typeof claims.nbf !== "number" || !(nowSeconds >= claims.nbf - skew)) return false;
-  }
-  if (typeof claims.body !== "string") return false;
-  if (claims.body.replace(/=+$/, "") !== toBase64Url(new Uint8Array(digest))) return false;
-  return subjectMatches(claims.sub, request.url, options.qstashUrl);
-}
-
-function subjectMatches(sub: unknown, url: string | undefined, qstashUrl: string | undefined) {
-  if (qstashUrl !== undefined) {
-    return typeof sub === "string" && normaliseUrl(sub) !== undefined &&
-      normaliseUrl(sub) === normaliseUrl(qstashUrl);
-  }
-  if (url === undefined) return true;
-  if (typeof sub !== "string") return false;
-  const expected = parseUrl(url);
-  const actual = parseUrl(sub);
-  return expected !== undefined && actual !== undefined &&
-    expected.pathname === actual.pathname && expected.search === actual.search;
-}
-
-function parseUrl(text: string): URL | undefined {
-  if (text.length > 65536) return undefined;
-  try {
-    return new URL(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function normaliseUrl(text: string): string | undefined {
-  return parseUrl(text)?.href;
-}
-
-function decodeJsonPart(part: string): Record<string, unknown> | undefined {
-  const bytes = fromBase64(part, "url");
-  if (!bytes) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    return undefined;
-  }
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
-}
-
 // --- shared -------------------------------------------------------------------------------------
-
-const hmacKeyCache = new WeakMap<readonly string[], Promise<CryptoKey[]>>();
-
-function hmacKeys(keys: readonly string[]): Promise<CryptoKey[]> {
-  let imported = hmacKeyCache.get(keys);
-  if (!imported) {
-    imported = Promise.all(
-      secrets(keys).map((key) =>
-        crypto.subtle.importKey(
-          "raw",
-          ENCODER.encode(key),
-          { name: "HMAC", hash: "SHA-256" },
-          false,
-          ["sign", "verify"],
-        )
-      ),
-    );
-    hmacKeyCache.set(keys, imported);
-  }
-  return imported;
-}
-
-function secrets(list: readonly string[]): string[] {
-  return list.filter((secret) => typeof secret === "string" && secret !== "");
-}
-
-function hasSecrets(list: readonly string[]): boolean {
-  return list.some((secret) => typeof secret === "string" && secret !== "");
-}
 
 function split(value: string | undefined): readonly string[] {
   return Object.freeze((value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""));

@@ -27,6 +27,7 @@
 
 import * as v from "valibot";
 import { fromBase64 } from "./_encoding.ts";
+import { contentType, decodeUtf8, exceedsDepth, notJson } from "./_json_body.ts";
 
 /** One job, as a push sender submitted it. */
 export interface PushSubmission {
@@ -64,9 +65,6 @@ export const MAX_EXECUTION_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
 
 const DEFAULT_MAX_DEPTH = 64;
 const CONTROL_OR_LONE_SURROGATE_REGEXP = /[\p{Cc}\p{Cs}]/u;
-const JSON_TYPE_REGEXP = /^application\/(?:[a-z0-9!#$&^_.+-]+\+)?json$/;
-const SNIFFED_TYPES = new Set(["text/plain", "application/octet-stream"]);
-const MAX_CONTENT_TYPE_LENGTH = 1024;
 
 const ID_SCHEMA = v.pipe(
   v.string(),
@@ -309,10 +307,6 @@ function success(
   return { ok: true, submission };
 }
 
-function notJson(label: string): string {
-  return `the body is not JSON and its Content-Type is ${label}: send JSON with Content-Type: application/json`;
-}
-
 function failure(status: 400 | 415, message: string): Failure {
   return { ok: false, status, message };
 }
@@ -328,79 +322,6 @@ function isPubSubEnvelope(value: unknown): value is Record<string, unknown> {
   if (!isPlainObject(message)) return false;
   return Object.hasOwn(message, "data") || Object.hasOwn(message, "messageId") ||
     Object.hasOwn(message, "message_id") || typeof own(value, "subscription") === "string";
-}
-
-type ContentType =
-  | { kind: "json" }
-  | { kind: "sniffed"; label: string }
-  | { kind: "refused"; message: string };
-
-function contentType(header: string | null): ContentType {
-  if (header === null || header.trim() === "") return { kind: "json" };
-  if (header.length > MAX_CONTENT_TYPE_LENGTH) {
-    return {
-      kind: "refused",
-      message: `the Content-Type header is longer than ${MAX_CONTENT_TYPE_LENGTH} characters`,
-    };
-  }
-  const [essence = "", ...parameters] = header.split(";");
-  const media = essence.trim().toLowerCase();
-  for (const parameter of parameters) {
-    const eq = parameter.indexOf("=");
-    if (eq < 0 || parameter.slice(0, eq).trim().toLowerCase() !== "charset") continue;
-    const charset = parameter.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1").toLowerCase();
-    if (charset !== "utf-8" && charset !== "utf8") {
-      return {
-        kind: "refused",
-        message: `unsupported charset ${JSON.stringify(charset.slice(0, 40))}: send JSON as UTF-8`,
-      };
-    }
-  }
-  if (JSON_TYPE_REGEXP.test(media)) return { kind: "json" };
-  if (SNIFFED_TYPES.has(media)) return { kind: "sniffed", label: media };
-  return {
-    kind: "refused",
-    message: `unsupported Content-Type ${
-      JSON.stringify(media.slice(0, 100))
-    }: send the job as JSON with Content-Type: application/json`,
-  };
-}
-
-/** Whether arrays and objects in `text` nest deeper than `max` (strings are skipped). */
-function exceedsDepth(text: string, max: number): boolean {
-  // Native scans jump between the characters that matter: brackets, and quotes (whose string
-  // is then skipped whole with indexOf, minding escaped quotes).
-  const structural = /["[\]{}]/g;
-  let depth = 0;
-  let match: RegExpExecArray | null;
-  while ((match = structural.exec(text)) !== null) {
-    const c = match[0];
-    if (c === '"') {
-      let end = structural.lastIndex;
-      while (true) {
-        end = text.indexOf('"', end);
-        if (end < 0) return false; // an unterminated string: JSON.parse refuses it
-        let slashes = 0;
-        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
-        if (slashes % 2 === 0) break;
-        end++;
-      }
-      structural.lastIndex = end + 1;
-    } else if (c === "[" || c === "{") {
-      if (++depth > max) return true;
-    } else {
-      depth--;
-    }
-  }
-  return false;
-}
-
-function decodeUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
 }
 
 function isHttpUrl(text: string): boolean {
