@@ -64,6 +64,8 @@ export interface PoolBenchResult {
   workerConcurrency: number;
   /** The rows, edgepod first. */
   rows: PoolRow[];
+  /** When the run started (the section is refreshed alone, so it carries its own date). */
+  measuredAt?: Date;
 }
 
 /** Options for {@linkcode runPool}. */
@@ -186,7 +188,14 @@ export async function runPool(
   const pinned = affinity();
   setAffinity(`0-${os.cpus().length - 1}`);
   const services: Service[] = [];
-  const result: PoolBenchResult = { jobs, reps, concurrency, workerConcurrency, rows: [] };
+  const result: PoolBenchResult = {
+    jobs,
+    reps,
+    concurrency,
+    workerConcurrency,
+    rows: [],
+    measuredAt: new Date(),
+  };
   try {
     const redis = await startRedis(join(dir, "redis"));
     services.push(redis);
@@ -332,9 +341,17 @@ export function renderPool(result: PoolBenchResult): string {
       "the gap between the two rows.",
     ]
     : [];
+  const when = result.measuredAt
+    ? [
+      `Measured on ${result.measuredAt.toISOString()} by \`npm run bench -- --only pool\` ` +
+      `(${os.cpus().length} CPUs, load average ${fmt(os.loadavg()[0], 1)} at the end).`,
+      "",
+    ]
+    : [];
   return [
     "## A pool behind nginx, fed by BullMQ",
     "",
+    ...when,
     METHOD,
     "",
     table([
