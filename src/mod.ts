@@ -36,3 +36,9 @@ export * from "./start_worker.ts";
 export * from "./version.ts";
 export * from "./async/mod.ts";
 export { type FitnessCheck, registerFitnessCheck } from "./pull/fitness_checks.ts";
+export type {
+  ConcurrencyObservation,
+} from "./worker/concurrency_observation.ts";
+export * from "./concurrency/adaptive_concurrency.ts";
+export * from "./concurrency/engine_metrics_concurrency.ts";
+export * from "./concurrency/prometheus_text.ts";

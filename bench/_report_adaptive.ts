@@ -1,0 +1,135 @@
+/**
+ * The adaptive-concurrency section of `BENCHMARKS.md` (benchmark 7).
+ *
+ * @module
+ */
+
+import type { AdaptiveResult, PhaseFigures } from "./run_adaptive.ts";
+import { MISS, PASS, table } from "./_report_kit.ts";
+
+const MODIFIERS = ["adaptive", "engine metrics"] as const;
+
+/**
+ * Renders benchmark 7.
+ *
+ * @param result What was measured.
+ * @returns The Markdown section.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(adaptiveSection(await runAdaptive()));
+ * ```
+ */
+export function adaptiveSection(result: AdaptiveResult): string {
+  const { baseLatencyMs, fixed, warmupSeconds, phaseSeconds } = result.settings;
+  const lines = [
+    "## 7. Adaptive concurrency (simulated engine)",
+    "",
+    "Method: `bench/run_adaptive.ts`. Every variant runs at the same time in one Node process, " +
+    "each on its own simulated engine (`bench/simulated_engine.ts`: up to K requests in its " +
+    `batch for ${baseLatencyMs} ms ± 20 % each, the rest in its queue, so throughput is flat ` +
+    "above K while latency grows as n / K; admitting a request while it holds M fails it as out " +
+    "of memory after 5 ms). Each variant's jobs go through a real `ConcurrencyGate` whose " +
+    "`observe` option reads an `ObservationWindow` fed by every job's end, kept saturated " +
+    "(`bench/closed_loop.ts`), with its modifier polled every 100 ms. `adaptive` is " +
+    "`adaptiveConcurrency()` and `engine metrics` is `engineMetricsConcurrency()` scraping its " +
+    "engine's vLLM-shaped `/metrics` over HTTP on 127.0.0.1, both with default options; fixed " +
+    `limits ${fixed.join(", ")} run alongside. After a ${warmupSeconds} s warm-up (phase 1's ` +
+    `settings, not measured), three phases of ${phaseSeconds} s each change K and M on every ` +
+    "engine at once. Per phase: completed jobs/s, p50/p99 latency of completed jobs, failed " +
+    "jobs (and those in the first 2 s of the phase), the time-weighted mean limit, and recovery: " +
+    "the start of the first full second (sliding by 100 ms) at ≥ 90 % of the best fixed limit's " +
+    "throughput. The best fixed limit of a phase is picked after the fact: among fixed limits " +
+    "without failures after the phase's first 2 s, within 3 % of the highest throughput among " +
+    "them, the one with the lowest p99.",
+    "",
+  ];
+  if (result.error) {
+    lines.push(`FAILED: ${result.error}`, "");
+    return lines.join("\n");
+  }
+  const get = (name: string) => result.variants.find((v) => v.name === name);
+  const best = (p: number) => get(result.bestFixed[p]!)!.phases[p]!;
+  const phaseName = (p: number) =>
+    `phase ${p + 1} (K=${result.phases[p]!.knee}, M=${result.phases[p]!.memoryLimit})`;
+
+  const aimRows: string[][] = [];
+  const misses: string[] = [];
+  const aim = (label: string, check: (m: string) => { ok: boolean; text: string }) => {
+    aimRows.push([label, ...MODIFIERS.map((m) => {
+      const { ok, text } = check(m);
+      if (!ok) misses.push(`${m}, ${label.toLowerCase()}: ${text}`);
+      return `${ok ? PASS : MISS} (${text})`;
+    })]);
+  };
+  const perPhase = (m: string, f: (mine: PhaseFigures, b: PhaseFigures, p: number) => string) =>
+    result.phases.map((_, p) => f(get(m)!.phases[p]!, best(p), p));
+  aim("Throughput ≥ 95 % of the best fixed limit in every phase", (m) => {
+    const ratios = perPhase(m, (mine, b) => String(mine.throughput / b.throughput));
+    return {
+      ok: ratios.every((r) => Number(r) >= 0.95),
+      text: ratios.map((r, p) => `${p + 1}: ${(100 * Number(r)).toFixed(1)} %`).join(", "),
+    };
+  });
+  aim("p99 ≤ 1.5 × the best fixed limit's", (m) => {
+    const ratios = perPhase(m, (mine, b) => String(mine.p99 / b.p99));
+    return {
+      ok: ratios.every((r) => Number(r) <= 1.5),
+      text: ratios.map((r, p) => `${p + 1}: ${Number(r).toFixed(2)}×`).join(", "),
+    };
+  });
+  aim("No failures from overshooting M", (m) => {
+    const v = get(m)!;
+    const later = v.phases.reduce((s, f) => s + f.failures - f.failuresAtChange, 0);
+    const atChange = v.phases.reduce((s, f) => s + f.failuresAtChange, 0);
+    return {
+      ok: later === 0,
+      text: `${later} from its own overshoot; ${atChange} in the first 2 s after M fell`,
+    };
+  });
+  aim("Above 90 % of the new best within 5 s of a change of K", (m) => {
+    const times = perPhase(m, (mine) => String(mine.recoverySeconds)).slice(1);
+    return {
+      ok: times.every((t) => Number(t) <= 5),
+      text: times.map((t, i) => `${i + 2}: ${Number(t).toFixed(1)} s`).join(", "),
+    };
+  });
+  lines.push(table(["Aim", ...MODIFIERS], aimRows), "");
+
+  for (let p = 0; p < result.phases.length; p++) {
+    const b = best(p);
+    lines.push(`### ${phaseName(p)}: best fixed is ${result.bestFixed[p]}`, "");
+    const names = [...MODIFIERS, result.bestFixed[p]!, "fixed 30"];
+    const shown = [...new Set(names)].concat(
+      result.variants.map((v) => v.name).filter((n) => !names.includes(n)),
+    );
+    lines.push(
+      table(
+        ["variant", "jobs/s", "of best", "p50 ms", "p99 ms", "failures (first 2 s)", "mean limit", "recovery s"],
+        shown.map((name) => {
+          const f = get(name)!.phases[p]!;
+          return [
+            result.bestFixed[p] === name ? `**${name}** (best)` : name,
+            f.throughput.toFixed(1),
+            `${(100 * f.throughput / b.throughput).toFixed(1)} %`,
+            f.p50.toFixed(0),
+            Number.isNaN(f.p99) ? "—" : f.p99.toFixed(0),
+            `${f.failures} (${f.failuresAtChange})`,
+            f.meanLimit.toFixed(1),
+            p === 0 ? "—" : Number.isFinite(f.recoverySeconds) ? f.recoverySeconds.toFixed(1) : "never",
+          ];
+        }),
+      ),
+      "",
+    );
+  }
+  const details = result.variants.filter((v) => v.detail).map((v) => `${v.name}: ${v.detail}`);
+  lines.push(`Counters: ${details.join("; ")}.`, "");
+  lines.push(
+    misses.length === 0
+      ? "Every aim was met in this run."
+      : `Missed in this run: ${misses.join("; ")}.`,
+    "",
+  );
+  return lines.join("\n");
+}

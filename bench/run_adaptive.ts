@@ -1,0 +1,251 @@
+/**
+ * Benchmark 7: adaptive concurrency. One run, three phases with a different knee K (and memory
+ * limit M) on the simulated engine; the adaptive and engine-metrics modifiers against fixed
+ * limits (the best fixed limit per phase, picked after the fact, and the constant 30). Every
+ * variant runs at the same time in this process, each on its own engine, through a real
+ * `ConcurrencyGate` kept saturated (`bench/closed_loop.ts`), its modifier polled every 100 ms.
+ *
+ * Standalone: `node --import tsx bench/run_adaptive.ts [--out file.md]` prints (or writes) the
+ * section; `npm run bench -- --only adaptive` runs it within the suite.
+ *
+ * @module
+ */
+
+import { writeFileSync } from "node:fs";
+import process from "node:process";
+import { loadRuntime } from "../adapters/auto.ts";
+import { adaptiveConcurrency } from "../src/concurrency/adaptive_concurrency.ts";
+import { engineMetricsConcurrency } from "../src/concurrency/engine_metrics_concurrency.ts";
+import type { ConcurrencyModifier } from "../src/concurrency_gate.ts";
+import { adaptiveSection } from "./_report_adaptive.ts";
+import { ClosedLoop, type JobRecord } from "./closed_loop.ts";
+import { SimulatedEngine } from "./simulated_engine.ts";
+
+/** One phase of the run. */
+export interface AdaptivePhase {
+  /** K. */
+  knee: number;
+  /** M. */
+  memoryLimit: number;
+}
+
+/** The phases: a mid knee, a large one (longer batches fit), a small one (long prompts). */
+export const PHASES: readonly AdaptivePhase[] = [
+  { knee: 16, memoryLimit: 28 },
+  { knee: 48, memoryLimit: 80 },
+  { knee: 8, memoryLimit: 14 },
+];
+/** Seconds per phase, and of the unmeasured warm-up (phase 1's settings). */
+export const PHASE_SECONDS = 20;
+export const WARMUP_SECONDS = 5;
+/** The engine's time per request in its batch (±20 % jitter). */
+export const BASE_LATENCY_MS = 200;
+/** The fixed limits run alongside (the best per phase is picked from these). */
+export const FIXED = [4, 8, 12, 16, 20, 24, 30, 40, 48, 56, 64] as const;
+
+/** One variant's figures in one phase. */
+export interface PhaseFigures {
+  /** Completed jobs per second. */
+  throughput: number;
+  /** Latency of completed jobs, ms. */
+  p50: number;
+  p99: number;
+  /** Failed (out-of-memory) jobs in the phase, and those in its first 2 s. */
+  failures: number;
+  failuresAtChange: number;
+  /** Seconds from the phase start to the first full second at ≥ 90 % of the best fixed. */
+  recoverySeconds: number;
+  /** The mean limit over the phase. */
+  meanLimit: number;
+}
+
+/** One variant. */
+export interface VariantResult {
+  /** `adaptive`, `engine metrics`, or `fixed N`. */
+  name: string;
+  /** Per phase. */
+  phases: PhaseFigures[];
+  /** Floor probes (adaptive), or good/failed scrapes (engine metrics). */
+  detail?: string;
+}
+
+/** The whole benchmark. */
+export interface AdaptiveResult {
+  /** The run's constants. */
+  settings: { baseLatencyMs: number; fixed: readonly number[]; warmupSeconds: number; phaseSeconds: number };
+  /** The phases. */
+  phases: readonly AdaptivePhase[];
+  variants: VariantResult[];
+  /** Per phase: the best fixed variant's name. */
+  bestFixed: string[];
+  error?: string;
+}
+
+interface Running {
+  name: string;
+  loop: ClosedLoop;
+  engine: SimulatedEngine;
+  detail?: () => string;
+}
+
+/**
+ * Runs the benchmark in real time (about 65 s).
+ *
+ * @param log Progress lines.
+ * @returns The figures.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await runAdaptive(console.log);
+ * ```
+ */
+export async function runAdaptive(log: (line: string) => void = () => {}): Promise<AdaptiveResult> {
+  const runtime = await loadRuntime();
+  const first = PHASES[0]!;
+  const engine = () =>
+    new SimulatedEngine({
+      knee: first.knee,
+      memoryLimit: first.memoryLimit,
+      baseLatencyMs: BASE_LATENCY_MS,
+      seed: 7,
+    });
+  const variants: Running[] = [];
+  const add = (name: string, modifier: ConcurrencyModifier | undefined, limit: number, e = engine()) =>
+    variants.push({ name, engine: e, loop: new ClosedLoop({ engine: e, modifier, limit }) });
+  const adaptive = adaptiveConcurrency();
+  add("adaptive", adaptive, 1);
+  variants[0]!.detail = () => `${adaptive.state.probes} floor measurements`;
+  const metricsEngine = engine();
+  const server = await runtime.serve(metricsEngine.fetch, { hostname: "127.0.0.1", port: 0 });
+  const metrics = engineMetricsConcurrency({
+    url: `http://127.0.0.1:${server.port}/metrics`,
+    logger: { warn: (m) => log(`engine metrics: ${m}`), info: (m) => log(`engine metrics: ${m}`) },
+  });
+  add("engine metrics", metrics, 1, metricsEngine);
+  variants[1]!.detail = () =>
+    `${metrics.state.scrapes} scrapes, ${metrics.state.failures} failed`;
+  for (const limit of FIXED) add(`fixed ${limit}`, undefined, limit);
+
+  const t0 = performance.now();
+  const boundaries: number[] = [];
+  try {
+    for (const v of variants) v.loop.start();
+    log(`adaptive: warm-up ${WARMUP_SECONDS} s, then ${PHASES.length} phases of ${PHASE_SECONDS} s`);
+    await sleep(WARMUP_SECONDS * 1000);
+    for (const phase of PHASES) {
+      for (const v of variants) {
+        v.engine.knee = phase.knee;
+        v.engine.memoryLimit = phase.memoryLimit;
+      }
+      boundaries.push(performance.now() - t0);
+      log(`adaptive: phase K=${phase.knee} M=${phase.memoryLimit}`);
+      await sleep(PHASE_SECONDS * 1000);
+    }
+    boundaries.push(performance.now() - t0);
+  } finally {
+    for (const v of variants) v.loop.stop();
+    await Promise.all(variants.map((v) => v.loop.done));
+    await server.close();
+  }
+
+  const figures = (v: Running, p: number, bestThroughput?: number): PhaseFigures => {
+    const start = t0 + boundaries[p]!;
+    const end = t0 + boundaries[p + 1]!;
+    const inPhase = v.loop.records.filter((r) => r.endedAt >= start && r.endedAt < end);
+    const ok = inPhase.filter((r) => r.ok).map((r) => r.latencyMs).sort((a, b) => a - b);
+    const failed = inPhase.filter((r) => !r.ok);
+    return {
+      throughput: ok.length / ((end - start) / 1000),
+      p50: pick(ok, 0.5),
+      p99: pick(ok, 0.99),
+      failures: failed.length,
+      failuresAtChange: failed.filter((r) => r.endedAt < start + 2000).length,
+      recoverySeconds: bestThroughput === undefined
+        ? NaN
+        : recovery(v.loop.records, start, end, 0.9 * bestThroughput),
+      meanLimit: meanLimit(v.loop.limits, start, end),
+    };
+  };
+  // Best fixed per phase: among fixed limits with no failures after the phase's first 2 s and
+  // within 3 % of the highest such throughput, the lowest p99.
+  const bestFixed: string[] = [];
+  const bestThroughput: number[] = [];
+  PHASES.forEach((_, p) => {
+    const fixed = variants.filter((v) => v.name.startsWith("fixed ")).map((v) => ({
+      v,
+      f: figures(v, p),
+    }));
+    const clean = fixed.filter((x) => x.f.failures === x.f.failuresAtChange);
+    const pool = clean.length > 0 ? clean : fixed;
+    const top = Math.max(...pool.map((x) => x.f.throughput));
+    const best = pool.filter((x) => x.f.throughput >= 0.97 * top)
+      .sort((a, b) => a.f.p99 - b.f.p99)[0]!;
+    bestFixed.push(best.v.name);
+    bestThroughput.push(best.f.throughput);
+  });
+  return {
+    settings: {
+      baseLatencyMs: BASE_LATENCY_MS,
+      fixed: FIXED,
+      warmupSeconds: WARMUP_SECONDS,
+      phaseSeconds: PHASE_SECONDS,
+    },
+    phases: PHASES,
+    bestFixed,
+    variants: variants.map((v) => ({
+      name: v.name,
+      phases: PHASES.map((_, p) => figures(v, p, bestThroughput[p])),
+      detail: v.detail?.(),
+    })),
+  };
+}
+
+/** The first 1-s window (sliding by 100 ms) fully in the phase at ≥ `target` jobs/s. */
+function recovery(records: JobRecord[], start: number, end: number, target: number): number {
+  const ends = records.filter((r) => r.ok && r.endedAt >= start && r.endedAt < end).map((r) =>
+    r.endedAt
+  );
+  let lo = 0;
+  let hi = 0;
+  for (let t = start; t + 1000 <= end; t += 100) {
+    while (lo < ends.length && ends[lo]! < t) lo++;
+    while (hi < ends.length && ends[hi]! < t + 1000) hi++;
+    if (hi - lo >= target) return (t - start) / 1000;
+  }
+  return Infinity;
+}
+
+function meanLimit(limits: [number, number][], start: number, end: number): number {
+  let area = 0;
+  let current = limits[0]?.[1] ?? 0;
+  let at = start;
+  for (const [time, limit] of limits) {
+    if (time <= start) {
+      current = limit;
+      continue;
+    }
+    if (time >= end) break;
+    area += current * (time - at);
+    at = time;
+    current = limit;
+  }
+  area += current * (end - at);
+  return area / (end - start);
+}
+
+function pick(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+if (process.argv[1]?.endsWith("run_adaptive.ts") || process.argv[1]?.endsWith("run_adaptive.js")) {
+  const result = await runAdaptive((line) => console.error(line));
+  const text = adaptiveSection(result);
+  const out = process.argv.indexOf("--out");
+  if (out !== -1 && process.argv[out + 1]) writeFileSync(process.argv[out + 1]!, text + "\n");
+  else console.log(text);
+}
