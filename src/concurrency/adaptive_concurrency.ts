@@ -165,7 +165,8 @@ export function adaptiveConcurrency(
   let skip = 0;
   let skipped = 0;
   let samples: number[] = [];
-  let ended = 0;
+  let ended = 0; // after the skipped ones
+  let allEnded = 0;
   let failed = 0;
   let inUse = 0;
   let windowLimit = initial;
@@ -175,6 +176,7 @@ export function adaptiveConcurrency(
     skipped = 0;
     samples = [];
     ended = 0;
+    allEnded = 0;
     failed = 0;
     inUse = 0;
     windowLimit = limit;
@@ -205,9 +207,10 @@ export function adaptiveConcurrency(
       skipped += drop;
       fresh -= drop;
       latencies = latencies.slice(Math.min(drop, latencies.length));
-      // Failures in the skipped part still count: an OOM must not wait a generation.
-      failed += Math.max(0, observed.failed - (observed.completed + observed.failed - fresh));
-    } else failed += observed.failed;
+    }
+    // Failures count wherever they fall: an engine out of memory must not wait a generation.
+    failed += observed.failed;
+    allEnded += observed.completed + observed.failed;
     ended += fresh;
     inUse = Math.max(inUse, running + observed.waiting);
     for (const latency of latencies) samples.push(latency);
@@ -224,7 +227,7 @@ export function adaptiveConcurrency(
         return output(probe.limit);
       }
       floorMs = quantile(samples, q);
-      probeFailures = failed / Math.max(1, ended);
+      probeFailures = failed / Math.max(1, allEnded);
       probes++;
       limit = Math.min(max, probe.restore);
       ceiling = Infinity;
@@ -237,7 +240,7 @@ export function adaptiveConcurrency(
     }
 
     // Failures above the probe's rate back off at once, without waiting for a full window.
-    const total = Math.max(ended, failed);
+    const total = allEnded;
     if (failed >= FAILURE_MIN && failed > (probeFailures + failureRate) * Math.max(total, minSamples)) {
       // The more jobs fail, the harder it backs off (an OOM engine fails nearly every new job).
       const factor = Math.max(0.25, Math.min(backoff, 1 - failed / Math.max(total, minSamples)));
