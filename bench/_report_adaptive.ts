@@ -56,11 +56,14 @@ export function adaptiveSection(result: AdaptiveResult): string {
   const aimRows: string[][] = [];
   const misses: string[] = [];
   const aim = (label: string, check: (m: string) => { ok: boolean; text: string }) => {
-    aimRows.push([label, ...MODIFIERS.map((m) => {
-      const { ok, text } = check(m);
-      if (!ok) misses.push(`${m}, ${label.toLowerCase()}: ${text}`);
-      return `${ok ? PASS : MISS} (${text})`;
-    })]);
+    aimRows.push([
+      label,
+      ...MODIFIERS.map((m) => {
+        const { ok, text } = check(m);
+        if (!ok) misses.push(`${m}, ${label.toLowerCase()}: ${text}`);
+        return `${ok ? PASS : MISS} (${text})`;
+      }),
+    ]);
   };
   const perPhase = (m: string, f: (mine: PhaseFigures, b: PhaseFigures, p: number) => string) =>
     result.phases.map((_, p) => f(get(m)!.phases[p]!, best(p), p));
@@ -105,7 +108,16 @@ export function adaptiveSection(result: AdaptiveResult): string {
     );
     lines.push(
       table(
-        ["variant", "jobs/s", "of best", "p50 ms", "p99 ms", "failures (first 2 s)", "mean limit", "recovery s"],
+        [
+          "variant",
+          "jobs/s",
+          "of best",
+          "p50 ms",
+          "p99 ms",
+          "failures (first 2 s)",
+          "mean limit",
+          "recovery s",
+        ],
         shown.map((name) => {
           const f = get(name)!.phases[p]!;
           return [
@@ -116,7 +128,11 @@ export function adaptiveSection(result: AdaptiveResult): string {
             Number.isNaN(f.p99) ? "—" : f.p99.toFixed(0),
             `${f.failures} (${f.failuresAtChange})`,
             f.meanLimit.toFixed(1),
-            p === 0 ? "—" : Number.isFinite(f.recoverySeconds) ? f.recoverySeconds.toFixed(1) : "never",
+            p === 0
+              ? "—"
+              : Number.isFinite(f.recoverySeconds)
+              ? f.recoverySeconds.toFixed(1)
+              : "never",
           ];
         }),
       ),

@@ -118,7 +118,11 @@ export class ClosedLoop {
       this.#engine.submit((outcome) => {
         this.#inFlight--;
         this.#window.record(outcome.latencyMs, outcome.ok);
-        this.records.push({ endedAt: this.#clock.now(), latencyMs: outcome.latencyMs, ok: outcome.ok });
+        this.records.push({
+          endedAt: this.#clock.now(),
+          latencyMs: outcome.latencyMs,
+          ok: outcome.ok,
+        });
         permit.release();
         if (this.#left === 0 && this.#inFlight === 0) this.stop();
         if (this.#stopped) {

@@ -72,7 +72,12 @@ export interface VariantResult {
 /** The whole benchmark. */
 export interface AdaptiveResult {
   /** The run's constants. */
-  settings: { baseLatencyMs: number; fixed: readonly number[]; warmupSeconds: number; phaseSeconds: number };
+  settings: {
+    baseLatencyMs: number;
+    fixed: readonly number[];
+    warmupSeconds: number;
+    phaseSeconds: number;
+  };
   /** The phases. */
   phases: readonly AdaptivePhase[];
   variants: VariantResult[];
@@ -110,8 +115,12 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
       seed: 7,
     });
   const variants: Running[] = [];
-  const add = (name: string, modifier: ConcurrencyModifier | undefined, limit: number, e = engine()) =>
-    variants.push({ name, engine: e, loop: new ClosedLoop({ engine: e, modifier, limit }) });
+  const add = (
+    name: string,
+    modifier: ConcurrencyModifier | undefined,
+    limit: number,
+    e = engine(),
+  ) => variants.push({ name, engine: e, loop: new ClosedLoop({ engine: e, modifier, limit }) });
   const adaptive = adaptiveConcurrency();
   add("adaptive", adaptive, 1);
   variants[0]!.detail = () => `${adaptive.state.probes} floor measurements`;
@@ -122,15 +131,16 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
     logger: { warn: (m) => log(`engine metrics: ${m}`), info: (m) => log(`engine metrics: ${m}`) },
   });
   add("engine metrics", metrics, 1, metricsEngine);
-  variants[1]!.detail = () =>
-    `${metrics.state.scrapes} scrapes, ${metrics.state.failures} failed`;
+  variants[1]!.detail = () => `${metrics.state.scrapes} scrapes, ${metrics.state.failures} failed`;
   for (const limit of FIXED) add(`fixed ${limit}`, undefined, limit);
 
   const t0 = performance.now();
   const boundaries: number[] = [];
   try {
     for (const v of variants) v.loop.start();
-    log(`adaptive: warm-up ${WARMUP_SECONDS} s, then ${PHASES.length} phases of ${PHASE_SECONDS} s`);
+    log(
+      `adaptive: warm-up ${WARMUP_SECONDS} s, then ${PHASES.length} phases of ${PHASE_SECONDS} s`,
+    );
     await sleep(WARMUP_SECONDS * 1000);
     for (const phase of PHASES) {
       for (const v of variants) {

@@ -241,7 +241,11 @@ export class SimulatedEngine {
       "Number of requests in model execution batches.",
       this.#running,
     ) +
-      gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", this.waiting) +
+      gauge(
+        "vllm:num_requests_waiting",
+        "Number of requests waiting to be processed.",
+        this.waiting,
+      ) +
       gauge(this.#cacheMetric, "KV-cache usage. 1 means 100 percent usage.", this.cacheUsage) +
       counter(
         "vllm:request_success_total",

@@ -35,7 +35,7 @@ function seen(
 
 /** Calls the modifier as the gate would, feeding back what it returned. */
 function drive(
-  modifier: (current: number, observed?: ConcurrencyObservation) => number | Promise<number>,
+  modifier: (current: number, observed?: ConcurrencyObservation) => number,
   limit: number,
   latency: number | ((limit: number) => number),
   windows: number,
@@ -51,14 +51,17 @@ function drive(
         failed: options.failed?.(limit) ?? 0,
         intervalMs: options.intervalMs,
       }),
-    ) as number;
+    );
   }
   return limit;
 }
 
 test("adaptiveConcurrency() rejects options out of range", () => {
   assert.throws(() => adaptiveConcurrency({ min: 0 }), RangeError);
-  assert.throws(() => adaptiveConcurrency({ min: 5, max: 4 }), /'max' must be an integer of at least 5/);
+  assert.throws(
+    () => adaptiveConcurrency({ min: 5, max: 4 }),
+    /'max' must be an integer of at least 5/,
+  );
   assert.throws(() => adaptiveConcurrency({ tolerance: -1 }), RangeError);
   assert.throws(() => adaptiveConcurrency({ quantile: 2 }), RangeError);
   assert.throws(() => adaptiveConcurrency({ backoff: 1 }), RangeError);
@@ -75,12 +78,12 @@ test("adaptiveConcurrency() keeps its limit when called without observations", (
 
 test("adaptiveConcurrency() measures the floor, then grows while latency stays at it", () => {
   const modifier = adaptiveConcurrency({ initial: 4, max: 64 });
-  let limit = modifier(4, seen(4, 100, { ended: 16 })) as number;
+  let limit = modifier(4, seen(4, 100, { ended: 16 }));
   assert.equal(modifier.state.floorMs, 100);
   assert.equal(modifier.state.phase, "run");
   const trace = [limit];
   for (let i = 0; i < 6; i++) {
-    limit = modifier(limit, seen(limit, 100, { ended: limit + Math.max(8, limit) })) as number;
+    limit = modifier(limit, seen(limit, 100, { ended: limit + Math.max(8, limit) }));
     trace.push(limit);
   }
   for (let i = 1; i < trace.length; i++) assert.ok(trace[i]! > trace[i - 1]!, `${trace}`);
@@ -89,9 +92,9 @@ test("adaptiveConcurrency() measures the floor, then grows while latency stays a
 
 test("adaptiveConcurrency() does not grow when the worker does not use its limit", () => {
   const modifier = adaptiveConcurrency({ initial: 8 });
-  let limit = modifier(8, seen(8, 100, { ended: 16 })) as number;
+  let limit = modifier(8, seen(8, 100, { ended: 16 }));
   for (let i = 0; i < 5; i++) {
-    limit = modifier(limit, seen(limit, 100, { ended: 8, running: 2 })) as number;
+    limit = modifier(limit, seen(limit, 100, { ended: 8, running: 2 }));
   }
   assert.equal(limit, 8);
 });
@@ -100,21 +103,21 @@ test("adaptiveConcurrency() backs off on a latency gradient to about (1 + tolera
   const modifier = adaptiveConcurrency({ initial: 4, max: 200 });
   // An engine with a knee of 20: latency 100 ms up to 20 in flight, then 100 × n / 20.
   const knee = (n: number) => 100 * Math.max(1, n / 20);
-  let limit = modifier(4, seen(4, 100, { ended: 16 })) as number;
+  let limit = modifier(4, seen(4, 100, { ended: 16 }));
   limit = drive(modifier, limit, knee, 60);
   assert.ok(limit >= 20 && limit <= 26, `settled at ${limit}`);
   // From far above, one window brings it near the knee (the decrease is clamped at half).
-  const high = modifier(limit, seen(40, knee(40), { ended: 40 })) as number;
+  const high = modifier(limit, seen(40, knee(40), { ended: 40 }));
   assert.ok(high <= 26, `after a 2× gradient: ${high}`);
 });
 
 test("adaptiveConcurrency() backs off on failures and caps growth until the next probe", () => {
   const modifier = adaptiveConcurrency({ initial: 10, max: 100 });
-  let limit = modifier(10, seen(10, 100, { ended: 16 })) as number;
+  let limit = modifier(10, seen(10, 100, { ended: 16 }));
   limit = drive(modifier, limit, 100, 6); // grows at the floor
   const before = limit;
   // Out of memory above 24: a third of the jobs fail fast.
-  limit = modifier(limit, seen(limit, 100, { ended: 30, failed: 10 })) as number;
+  limit = modifier(limit, seen(limit, 100, { ended: 30, failed: 10 }));
   assert.ok(limit < before, `${before} -> ${limit}`);
   assert.ok(modifier.state.ceiling < before);
   const ceiling = modifier.state.ceiling;
@@ -125,7 +128,7 @@ test("adaptiveConcurrency() backs off on failures and caps growth until the next
 test("adaptiveConcurrency() ignores a failure rate the handler has at any load", () => {
   const modifier = adaptiveConcurrency({ initial: 8, max: 100 });
   // 10 % of jobs fail during the floor measurement too (bad inputs, say).
-  let limit = modifier(8, seen(8, 100, { ended: 20, failed: 2 })) as number;
+  let limit = modifier(8, seen(8, 100, { ended: 20, failed: 2 }));
   const start = limit;
   limit = drive(modifier, limit, 100, 5, { failed: (l) => Math.floor(Math.max(8, l) / 10) });
   assert.ok(limit > start, `${start} -> ${limit}`);
@@ -138,18 +141,18 @@ test("adaptiveConcurrency() re-measures the floor at a lower limit, then restore
     random: () => 0.5,
     max: 20,
   });
-  let limit = modifier(20, seen(20, 100, { ended: 20 })) as number;
+  let limit = modifier(20, seen(20, 100, { ended: 20 }));
   assert.equal(modifier.state.probes, 1);
   // Time passes at the floor: a probe starts and halves the limit.
   limit = drive(modifier, limit, 100, 2, { intervalMs: 2000 }); // 30 floors: 3 s
   assert.equal(modifier.state.phase, "probe");
   assert.equal(limit, 10);
   // Still 20 running: it waits for them to drain below the probe's limit.
-  limit = modifier(limit, seen(10, 150, { ended: 10, running: 20 })) as number;
+  limit = modifier(limit, seen(10, 150, { ended: 10, running: 20 }));
   assert.equal(limit, 10);
   // Drained; the 10 still running are skipped; the floor has moved to 150 ms (longer prompts).
-  limit = modifier(limit, seen(10, 150, { ended: 0, running: 10 })) as number;
-  limit = modifier(limit, seen(10, 150, { ended: 10 + 16, running: 10 })) as number;
+  limit = modifier(limit, seen(10, 150, { ended: 0, running: 10 }));
+  limit = modifier(limit, seen(10, 150, { ended: 10 + 16, running: 10 }));
   assert.equal(modifier.state.phase, "run");
   assert.equal(modifier.state.probes, 2);
   assert.equal(modifier.state.floorMs, 150);

@@ -96,8 +96,10 @@ export interface AdaptiveConcurrencyState {
   probes: number;
 }
 
-/** A {@linkcode ConcurrencyModifier} that also reports its state. */
-export interface AdaptiveConcurrencyModifier extends ConcurrencyModifier {
+/** A synchronous {@linkcode ConcurrencyModifier} that also reports its state. */
+export interface AdaptiveConcurrencyModifier {
+  /** The modifier itself: always answers at once, with a number. */
+  (current: number, observed?: ConcurrencyObservation): number;
   /** A snapshot of the controller's state. */
   readonly state: AdaptiveConcurrencyState;
 }
@@ -241,7 +243,9 @@ export function adaptiveConcurrency(
 
     // Failures above the probe's rate back off at once, without waiting for a full window.
     const total = allEnded;
-    if (failed >= FAILURE_MIN && failed > (probeFailures + failureRate) * Math.max(total, minSamples)) {
+    if (
+      failed >= FAILURE_MIN && failed > (probeFailures + failureRate) * Math.max(total, minSamples)
+    ) {
       // The more jobs fail, the harder it backs off (an OOM engine fails nearly every new job).
       const factor = Math.max(0.25, Math.min(backoff, 1 - failed / Math.max(total, minSamples)));
       ceiling = Math.max(min, Math.floor(Math.min(windowLimit, limit) * 0.9));

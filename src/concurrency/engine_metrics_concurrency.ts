@@ -91,8 +91,10 @@ export interface EngineMetricsState {
   failing: boolean;
 }
 
-/** A {@linkcode ConcurrencyModifier} that also reports its state. */
-export interface EngineMetricsModifier extends ConcurrencyModifier {
+/** A synchronous {@linkcode ConcurrencyModifier} that also reports its state. */
+export interface EngineMetricsModifier {
+  /** The modifier itself: always answers at once, with a number. */
+  (current: number, observed?: ConcurrencyObservation): number;
   /** A snapshot of the modifier's state. */
   readonly state: EngineMetricsState;
   /** Waits for the scrape in flight, if any (tests; the worker never waits). */
@@ -215,13 +217,19 @@ export function engineMetricsConcurrency(
       if (!failing) {
         failing = true;
         logger.warn(
-          `Cannot scrape ${preset.name} metrics at ${url}: ${describe(error)}; keeping concurrency ${limit} until a scrape succeeds`,
+          `Cannot scrape ${preset.name} metrics at ${url}: ${
+            describe(error)
+          }; keeping concurrency ${limit} until a scrape succeeds`,
         );
       }
     }
   };
 
   const modifier = ((current: number, observed?: ConcurrencyObservation): number => {
+    // The gate clamped or overrode the last value (maxConcurrency): continue from its limit.
+    if (returned !== undefined && Number.isInteger(current) && current !== returned) {
+      limit = current;
+    }
     if (observed) {
       if (observed.running + observed.waiting >= observed.limit) demand = true;
       ended += observed.completed + observed.failed;
@@ -239,8 +247,6 @@ export function engineMetricsConcurrency(
       lastStart = now();
       inFlight = scrape().finally(() => inFlight = undefined);
     }
-    // The gate clamped or overrode the last value (maxConcurrency): continue from its limit.
-    if (returned !== undefined && Number.isInteger(current) && current !== returned) limit = current;
     returned = limit;
     return limit;
   }) as EngineMetricsModifier;
