@@ -40,8 +40,14 @@ export const PHASE_SECONDS = 20;
 export const WARMUP_SECONDS = 5;
 /** The engine's time per request in its batch (±20 % jitter). */
 export const BASE_LATENCY_MS = 200;
+/**
+ * How long an out-of-memory failure takes. Long enough that the fixed limits far above M (which
+ * fail most of their jobs) do not flood the one event loop every variant shares.
+ */
+export const OOM_LATENCY_MS = 100;
+const LAG_PROBE_MS = 20;
 /** The fixed limits run alongside (the best per phase is picked from these). */
-export const FIXED = [4, 8, 12, 16, 20, 24, 30, 40, 48, 56, 64] as const;
+export const FIXED = [4, 8, 12, 16, 20, 24, 30, 40, 48, 56] as const;
 
 /** One variant's figures in one phase. */
 export interface PhaseFigures {
@@ -50,6 +56,8 @@ export interface PhaseFigures {
   /** Latency of completed jobs, ms. */
   p50: number;
   p99: number;
+  /** p99 of the jobs that ended after the phase's first 2 s (the transition excluded). */
+  p99Settled: number;
   /** Failed (out-of-memory) jobs in the phase, and those in its first 2 s. */
   failures: number;
   failuresAtChange: number;
@@ -74,6 +82,7 @@ export interface AdaptiveResult {
   /** The run's constants. */
   settings: {
     baseLatencyMs: number;
+    oomLatencyMs: number;
     fixed: readonly number[];
     warmupSeconds: number;
     phaseSeconds: number;
@@ -81,6 +90,8 @@ export interface AdaptiveResult {
   /** The phases. */
   phases: readonly AdaptivePhase[];
   variants: VariantResult[];
+  /** Per phase: the p99 lateness of a 20 ms timer (the event loop all variants share), ms. */
+  lagP99Ms: number[];
   /** Per phase: the best fixed variant's name. */
   bestFixed: string[];
   error?: string;
@@ -112,6 +123,7 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
       knee: first.knee,
       memoryLimit: first.memoryLimit,
       baseLatencyMs: BASE_LATENCY_MS,
+      oomLatencyMs: OOM_LATENCY_MS,
       seed: 7,
     });
   const variants: Running[] = [];
@@ -136,6 +148,14 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
 
   const t0 = performance.now();
   const boundaries: number[] = [];
+  // Timer lateness of the shared event loop: every variant's latencies include it.
+  const lags: [number, number][] = [];
+  let expected = performance.now() + LAG_PROBE_MS;
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    lags.push([now, now - expected]);
+    expected = now + LAG_PROBE_MS;
+  }, LAG_PROBE_MS);
   try {
     for (const v of variants) v.loop.start();
     log(
@@ -153,6 +173,7 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
     }
     boundaries.push(performance.now() - t0);
   } finally {
+    clearInterval(lagTimer);
     for (const v of variants) v.loop.stop();
     await Promise.all(variants.map((v) => v.loop.done));
     await server.close();
@@ -168,6 +189,11 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
       throughput: ok.length / ((end - start) / 1000),
       p50: pick(ok, 0.5),
       p99: pick(ok, 0.99),
+      p99Settled: pick(
+        inPhase.filter((r) => r.ok && r.endedAt >= start + 2000).map((r) => r.latencyMs)
+          .sort((a, b) => a - b),
+        0.99,
+      ),
       failures: failed.length,
       failuresAtChange: failed.filter((r) => r.endedAt < start + 2000).length,
       recoverySeconds: bestThroughput === undefined
@@ -196,11 +222,19 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
   return {
     settings: {
       baseLatencyMs: BASE_LATENCY_MS,
+      oomLatencyMs: OOM_LATENCY_MS,
       fixed: FIXED,
       warmupSeconds: WARMUP_SECONDS,
       phaseSeconds: PHASE_SECONDS,
     },
     phases: PHASES,
+    lagP99Ms: PHASES.map((_, p) =>
+      pick(
+        lags.filter(([at]) => at >= t0 + boundaries[p]! && at < t0 + boundaries[p + 1]!)
+          .map(([, lag]) => lag).sort((a, b) => a - b),
+        0.99,
+      )
+    ),
     bestFixed,
     variants: variants.map((v) => ({
       name: v.name,

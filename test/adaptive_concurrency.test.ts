@@ -138,6 +138,7 @@ test("adaptiveConcurrency() re-measures the floor at a lower limit, then restore
   const modifier = adaptiveConcurrency({
     initial: 20,
     probeIntervalMs: 1000,
+    probeFactor: 0.5,
     random: () => 0.5,
     max: 20,
   });

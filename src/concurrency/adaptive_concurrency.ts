@@ -8,21 +8,23 @@
  * filter, with two changes taken from Netflix's `concurrency-limits` and TCP:
  *
  * - **Floor (Envoy's minRTT).** The floor is the latency quantile measured while the limit is
- *   held at `probeFactor ×` the limit (half, by default). It is measured at start, then every
+ *   held at `probeFactor ×` the limit (two thirds, by default). It is measured at start, then every
  *   `probeIntervalMs` (with ±15 % jitter, so that a fleet does not probe in step), and early when
  *   the limit sits at `min` for 5 windows (as Envoy does) or when the limit keeps falling without
  *   the latency falling with it (the floor itself moved up, e.g. longer prompts). Envoy probes at a
  *   concurrency of 3; an LLM engine loses most of its throughput there, and any concurrency at or
- *   below its knee shows the same floor, so half the limit is enough and costs much less.
- * - **Gradient.** Each window of about one generation of jobs (`max(minSamples, limit)` ended
- *   jobs) gives a sample: the `quantile` of the latencies of the window's later half (the jobs that
- *   ran under the window's limit, not the ones admitted before it). `gradient = floor × (1 +
+ *   below its knee shows the same floor. The limit settles near 1.1 × the knee, so two thirds of
+ *   it is below the knee (for any limit up to 1.5 × the knee) and costs much less.
+ * - **Gradient.** A window opens at each decision. The jobs in flight then were admitted under
+ *   the previous limit, so their ends are skipped; the next `max(minSamples, limit / 4)` ends give
+ *   a sample, the `quantile` of their latencies: so each window sees one limit, and lasts about
+ *   one latency and a quarter. `gradient = floor × (1 +
  *   tolerance) / sample`. Above the knee, latency grows as `n / K`, so `limit × gradient` lands
  *   on `(1 + tolerance) × K` in one step; the decrease is clamped at half per window (Netflix
  *   Gradient2 and Envoy both clamp).
  * - **Growth only with demand, additive and accelerating.** When the gradient is ≥ 1 (latency near
  *   the floor) and the worker used its whole limit in the window, the limit grows by 1, then 2, 4…
- *   in consecutive windows, never by more than √limit or a quarter of it (Envoy's headroom is
+ *   in consecutive windows, never by more than √limit or a third of it (Envoy's headroom is
  *   √limit). By Little's law, more
  *   jobs in flight at the same latency is more throughput, so it grows exactly while throughput
  *   grows. It starts slowly after a decrease (little overshoot near the knee) and still crosses a
@@ -46,7 +48,6 @@
  * @module
  */
 
-import type { ConcurrencyModifier } from "../concurrency_gate.ts";
 import type { ConcurrencyObservation } from "../worker/concurrency_observation.ts";
 import { checkInteger, checkRange, quantile } from "./_checks.ts";
 
@@ -76,7 +77,7 @@ export interface AdaptiveConcurrencyOptions {
    * few % at most with long jobs); jittered by ±15 %. @default 30000
    */
   probeIntervalMs?: number;
-  /** The share of the limit held while the floor is measured. @default 0.5 */
+  /** The share of the limit held while the floor is measured. @default 0.67 */
   probeFactor?: number;
   /** A random source in [0, 1) for the probe jitter. @default Math.random */
   random?: () => number;
@@ -96,7 +97,7 @@ export interface AdaptiveConcurrencyState {
   probes: number;
 }
 
-/** A synchronous {@linkcode ConcurrencyModifier} that also reports its state. */
+/** A synchronous `ConcurrencyModifier` that also reports its state. */
 export interface AdaptiveConcurrencyModifier {
   /** The modifier itself: always answers at once, with a number. */
   (current: number, observed?: ConcurrencyObservation): number;
@@ -143,7 +144,7 @@ export function adaptiveConcurrency(
   const failureRate = checkRange(options.failureRate ?? 0.05, "failureRate", 0, 1);
   const backoff = checkRange(options.backoff ?? 0.7, "backoff", 0.01, 0.99);
   const probeIntervalMs = checkRange(options.probeIntervalMs ?? 30_000, "probeIntervalMs", 1);
-  const probeFactor = checkRange(options.probeFactor ?? 0.5, "probeFactor", 0.01, 1);
+  const probeFactor = checkRange(options.probeFactor ?? 0.67, "probeFactor", 0.01, 1);
   const random = options.random ?? Math.random;
 
   let limit = initial; // fractional inside; rounded when returned
@@ -166,6 +167,7 @@ export function adaptiveConcurrency(
   // The current window: `skip` jobs (in flight when it opened) end before its samples count.
   let skip = 0;
   let skipped = 0;
+  let graceful = false; // the window follows a back-off for failures
   let samples: number[] = [];
   let ended = 0; // after the skipped ones
   let allEnded = 0;
@@ -174,6 +176,7 @@ export function adaptiveConcurrency(
   let windowLimit = initial;
 
   const resetWindow = (running: number) => {
+    graceful = false;
     skip = running;
     skipped = 0;
     samples = [];
@@ -210,9 +213,15 @@ export function adaptiveConcurrency(
       fresh -= drop;
       latencies = latencies.slice(Math.min(drop, latencies.length));
     }
-    // Failures count wherever they fall: an engine out of memory must not wait a generation.
-    failed += observed.failed;
-    allEnded += observed.completed + observed.failed;
+    // Failures count wherever they fall (an engine out of memory must not wait a generation),
+    // except right after a back-off for failures: the jobs admitted before it fail as well.
+    if (!graceful || fresh === observed.completed + observed.failed) {
+      failed += observed.failed;
+      allEnded += observed.completed + observed.failed;
+    } else {
+      failed += Math.max(0, observed.failed - (observed.completed + observed.failed - fresh));
+      allEnded += fresh;
+    }
     ended += fresh;
     inUse = Math.max(inUse, running + observed.waiting);
     for (const latency of latencies) samples.push(latency);
@@ -225,7 +234,7 @@ export function adaptiveConcurrency(
         resetWindow(running);
         return output(probe.limit);
       }
-      if (ended < Math.max(2 * minSamples, probe.limit) || samples.length === 0) {
+      if (ended < Math.max(2 * minSamples, Math.ceil(probe.limit / 2)) || samples.length === 0) {
         return output(probe.limit);
       }
       floorMs = quantile(samples, q);
@@ -253,13 +262,14 @@ export function adaptiveConcurrency(
       growStreak = 0;
       falling = undefined;
       resetWindow(running);
+      graceful = true;
       return output(limit);
     }
     if (clock >= nextProbeAt) {
       startProbe(running);
       return output(probe!.limit);
     }
-    if (ended < Math.max(minSamples, Math.ceil(windowLimit / 2)) || samples.length === 0) {
+    if (ended < Math.max(minSamples, Math.ceil(windowLimit / 4)) || samples.length === 0) {
       return output(limit);
     }
 
@@ -269,7 +279,7 @@ export function adaptiveConcurrency(
       falling = undefined;
       if (inUse >= Math.floor(windowLimit)) {
         // 1, 2, 4, 8… in consecutive windows, never more than max(√limit, limit / 4).
-        const step = Math.min(2 ** growStreak++, Math.max(1, Math.sqrt(limit), limit / 4));
+        const step = Math.min(2 ** growStreak++, Math.max(1, Math.sqrt(limit), limit / 3));
         limit = Math.min(max, ceiling, limit + step);
       }
       if (sample * 1.5 < floorMs!) nextProbeAt = clock; // the engine got faster: re-measure

@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { ConcurrencyModifier } from "../concurrency_gate.ts";
 import type { Logger } from "../types.ts";
 import type { ConcurrencyObservation } from "../worker/concurrency_observation.ts";
 import { checkInteger, checkRange } from "./_checks.ts";
@@ -91,7 +90,7 @@ export interface EngineMetricsState {
   failing: boolean;
 }
 
-/** A synchronous {@linkcode ConcurrencyModifier} that also reports its state. */
+/** A synchronous `ConcurrencyModifier` that also reports its state. */
 export interface EngineMetricsModifier {
   /** The modifier itself: always answers at once, with a number. */
   (current: number, observed?: ConcurrencyObservation): number;
@@ -110,8 +109,9 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
  *
  * - the engine queues more than `queueTarget` requests: its batch is full, so the limit becomes
  *   what it runs plus `queueTarget` (dropping at most by half per scrape);
- * - else, when the worker used its whole limit and memory is below `cacheTarget`, the limit grows
- *   by `growth` (at least 1);
+ * - it queues fewer (none, with the default `queueTarget` of 1): it has room, so when the worker
+ *   used its whole limit and memory is below `cacheTarget`, the limit grows by `growth` (at
+ *   least 1); with exactly `queueTarget` waiting, the limit holds;
  * - in every case the limit stays where the memory per request held predicts `cacheTarget`;
  * - between scrapes, when more than 5 % of the jobs the worker saw end failed (an engine out of
  *   memory fails fast), the limit is halved at once, once per scrape.
@@ -181,7 +181,7 @@ export function engineMetricsConcurrency(
   const decide = (r: EngineMetricsReading) => {
     let next = limit;
     if (r.waiting > queueTarget) next = r.running + queueTarget;
-    else if (demand && (r.cacheUsage ?? 0) < cacheTarget) {
+    else if (r.waiting < Math.max(1, queueTarget) && demand && (r.cacheUsage ?? 0) < cacheTarget) {
       next = limit + Math.max(1, Math.round(limit * growth));
     }
     const held = r.running + r.waiting;
