@@ -17,6 +17,7 @@ import {
 } from "./_report_sections.ts";
 import { heartbeatDiagnostic, idleGapSection, throughputSection } from "./_report_throughput.ts";
 import { fmt } from "./_stats.ts";
+import { adaptiveSection } from "./_report_adaptive.ts";
 
 export type { BenchResults } from "./_report_kit.ts";
 
@@ -148,6 +149,7 @@ export function renderReport(results: BenchResults): string {
     "",
     memorySection(results),
     "",
+    ...(results.adaptive ? [adaptiveSection(results.adaptive)] : []),
     "## Notes",
     "",
     ...(results.notes.length ? results.notes.map((n) => `- ${n}`) : ["- None."]),

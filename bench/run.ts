@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark on Bun, Deno and Node in one go and writes
  * `BENCHMARKS.md`.
  *
- * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory`
+ * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory,adaptive`
  * runs a subset; `--quick` uses fewer repetitions (for trying changes, not for the report);
  * `--out <file>` writes elsewhere than `BENCHMARKS.md`.
  *
@@ -34,8 +34,16 @@ import { runScaleUp } from "./run_scale_up.ts";
 import { SimClient } from "./_sim_client.ts";
 import { epochNow } from "./_stats.ts";
 import { runThroughput, VARIANTS } from "./run_throughput.ts";
+import { runAdaptive } from "./run_adaptive.ts";
 
-const BENCHMARKS = ["throughput", "scale-up", "cold-start", "ping-gap", "memory"] as const;
+const BENCHMARKS = [
+  "throughput",
+  "scale-up",
+  "cold-start",
+  "ping-gap",
+  "memory",
+  "adaptive",
+] as const;
 type BenchmarkName = typeof BENCHMARKS[number];
 
 function parseArgs(argv: string[]) {
@@ -287,6 +295,18 @@ async function main(): Promise<number> {
           },
         });
       }
+    }
+    if (only.includes("adaptive")) {
+      // In this (orchestrator) process: the simulator is idle by now, and the variants need no
+      // worker process (see bench/run_adaptive.ts).
+      await step(results, ctx, {
+        name: "adaptive",
+        timeoutMs: 180_000,
+        keep,
+        body: async () => {
+          results.adaptive = await runAdaptive(ctx.log);
+        },
+      });
     }
     for (
       const failure of results.throughput.flatMap((t) =>
