@@ -40,3 +40,52 @@ test(`adaptive-engine example: serves the simulator's queue under the adaptive m
   }
   assert.equal(await run.stop(), 0);
 });
+
+const fixture = join(repoRoot, "test/fixtures/adaptive_worker.ts");
+
+test(`pull worker: the modifier's second argument is what the worker observed (${runtimeName})`, async () => {
+  await using run = await startPull({
+    handler: "unused",
+    script: fixture,
+    env: { ADAPTIVE_FIXTURE: "observe" },
+  });
+  run.sim.enqueueMany(Array.from({ length: 6 }, (_, i) => ({ input: i })));
+  const line = await within(run.child.waitForLine(/^OBSERVED /), "an observation", 30_000);
+  const observed = JSON.parse(line.slice("OBSERVED ".length));
+  assert.deepEqual(Object.keys(observed).sort(), [
+    "completed",
+    "failed",
+    "intervalMs",
+    "latenciesMs",
+    "limit",
+    "running",
+    "waiting",
+  ]);
+  assert.ok(observed.completed >= 1 && observed.failed === 0);
+  assert.equal(observed.latenciesMs.length, observed.completed);
+  for (const latency of observed.latenciesMs) assert.ok(latency >= 0 && Number.isFinite(latency));
+  assert.equal(observed.limit, 2);
+  assert.ok(observed.running <= 2 && observed.intervalMs >= 0);
+  await run.sim.waitForResults(6);
+  assert.equal(await run.stop(), 0);
+});
+
+test(`pull worker: adaptiveConcurrency() raises the limit while the engine has room (${runtimeName})`, async () => {
+  await using run = await startPull({
+    handler: "unused",
+    script: fixture,
+    env: { ADAPTIVE_FIXTURE: "adaptive" },
+  });
+  run.sim.enqueueMany(Array.from({ length: 2000 }, (_, i) => ({ input: i })));
+  // It starts at 4 and measures the floor there, then grows: well below the knee (16), latency
+  // stays at the floor whatever the machine's load.
+  const line = await within(
+    run.child.waitForLine(/^LIMIT ([6-9]|\d\d)/),
+    "a limit above 5",
+    60_000,
+  );
+  const state = JSON.parse(line.slice(line.indexOf("{")));
+  assert.ok(state.floorMs >= 90, `floor ${state.floorMs}`); // the engine's 100 ms ± 20 %
+  assert.equal(state.probes >= 1, true);
+  assert.equal(await run.stop(), 0);
+});
