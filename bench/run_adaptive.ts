@@ -156,6 +156,13 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
     lags.push([now, now - expected]);
     expected = now + LAG_PROBE_MS;
   }, LAG_PROBE_MS);
+  // EDGEPOD_ADAPTIVE_TRACE=1 logs both modifiers' state every second (for tuning).
+  const trace = process.env.EDGEPOD_ADAPTIVE_TRACE === "1"
+    ? setInterval(() => {
+      const at = ((performance.now() - t0) / 1000).toFixed(0);
+      log(`${at} s adaptive ${JSON.stringify(adaptive.state)} metrics limit ${metrics.state.limit}`);
+    }, 1000)
+    : undefined;
   try {
     for (const v of variants) v.loop.start();
     log(
@@ -174,6 +181,7 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
     boundaries.push(performance.now() - t0);
   } finally {
     clearInterval(lagTimer);
+    clearInterval(trace);
     for (const v of variants) v.loop.stop();
     await Promise.all(variants.map((v) => v.loop.done));
     await server.close();

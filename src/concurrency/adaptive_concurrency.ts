@@ -278,7 +278,7 @@ export function adaptiveConcurrency(
     if (gradient >= 1) {
       falling = undefined;
       if (inUse >= Math.floor(windowLimit)) {
-        // 1, 2, 4, 8… in consecutive windows, never more than max(√limit, limit / 4).
+        // 1, 2, 4, 8… in consecutive windows, never more than max(√limit, limit / 3).
         const step = Math.min(2 ** growStreak++, Math.max(1, Math.sqrt(limit), limit / 3));
         limit = Math.min(max, ceiling, limit + step);
       }
