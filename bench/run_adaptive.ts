@@ -160,7 +160,9 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
   const trace = process.env.EDGEPOD_ADAPTIVE_TRACE === "1"
     ? setInterval(() => {
       const at = ((performance.now() - t0) / 1000).toFixed(0);
-      log(`${at} s adaptive ${JSON.stringify(adaptive.state)} metrics limit ${metrics.state.limit}`);
+      log(
+        `${at} s adaptive ${JSON.stringify(adaptive.state)} metrics limit ${metrics.state.limit}`,
+      );
     }, 1000)
     : undefined;
   try {

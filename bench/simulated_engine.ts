@@ -80,18 +80,15 @@ interface Pending {
 /**
  * A simulated continuous-batching engine (see the module doc for the model).
  *
- * @example Latency grows past the knee; memory runs out past M
+ * @example A batch of 2, room for 3
  * ```ts
  * import { SimulatedEngine } from "./simulated_engine.ts";
- * const engine = new SimulatedEngine({ knee: 2, memoryLimit: 3, baseLatencyMs: 10, jitter: 0 });
+ * const engine = new SimulatedEngine({ knee: 2, memoryLimit: 3, baseLatencyMs: 10 });
  * const runs = [1, 2, 3].map(() => engine.generate());
- * await assertRejects(() => engine.generate()); // the fourth one: out of memory
- * const latencies = (await Promise.all(runs)).map((r) => r.latencyMs);
- * console.assert(latencies[2]! >= 2 * latencies[0]! - 1); // it waited for a batch slot
- * async function assertRejects(f: () => Promise<unknown>) {
- *   try { await f(); } catch { return; }
- *   throw new Error("expected a rejection");
- * }
+ * console.assert(engine.running === 2 && engine.waiting === 1); // the third waits for a slot
+ * const oom = await engine.generate().then(() => false, () => true); // the fourth: no memory
+ * await Promise.all(runs);
+ * console.assert(oom && engine.completed === 3 && engine.failed === 1);
  * ```
  */
 export class SimulatedEngine {

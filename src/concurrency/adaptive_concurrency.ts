@@ -121,15 +121,18 @@ const FAILURE_MIN = 3;
  * @example Feeding it observations directly
  * ```ts
  * import { adaptiveConcurrency } from "./adaptive_concurrency.ts";
- * const modifier = adaptiveConcurrency({ initial: 4, minSamples: 4 });
- * const seen = (latency: number, limit: number) => ({
- *   intervalMs: 100, completed: limit, failed: 0, latenciesMs: Array(limit).fill(latency),
+ * const modifier = adaptiveConcurrency({ initial: 4 });
+ * // `ended` jobs of `latency` ms ended since the last call; the whole limit is in use.
+ * const seen = (limit: number, latency: number, ended: number) => ({
+ *   intervalMs: 100, completed: ended, failed: 0, latenciesMs: Array(ended).fill(latency),
  *   running: limit, waiting: 0, limit,
  * });
- * let limit = modifier(4, seen(100, 4)) as number; // measures the floor: 100 ms
- * console.assert(modifier.state.floorMs === 100);
- * limit = modifier(limit, seen(100, limit)) as number; // at the floor, fully used: grows
- * console.assert(limit > 4);
+ * let limit = modifier(4, seen(4, 100, 16)); // the floor: 100 ms, measured at 4
+ * console.assert(modifier.state.floorMs === 100 && limit === 4);
+ * limit = modifier(limit, seen(limit, 100, 12)); // the 4 in flight, then 8 more at the floor
+ * console.assert(limit === 5);
+ * limit = modifier(limit, seen(limit, 150, 13)); // latency 1.5 × the floor: back off
+ * console.assert(limit === 4); // 5 × 100 × 1.1 / 150, rounded
  * ```
  */
 export function adaptiveConcurrency(
