@@ -7,8 +7,6 @@
 import type { AdaptiveResult, PhaseFigures } from "./run_adaptive.ts";
 import { MISS, PASS, table } from "./_report_kit.ts";
 
-const MODIFIERS = ["adaptive", "engine metrics"] as const;
-
 /**
  * Renders benchmark 7.
  *
@@ -22,6 +20,7 @@ const MODIFIERS = ["adaptive", "engine metrics"] as const;
  */
 export function adaptiveSection(result: AdaptiveResult): string {
   const { baseLatencyMs, oomLatencyMs, fixed, warmupSeconds, phaseSeconds } = result.settings;
+  const MODIFIERS = result.variants.map((v) => v.name).filter((n) => !n.startsWith("fixed "));
   const lines = [
     "## 7. Adaptive concurrency (simulated engine)",
     "",
@@ -33,7 +32,13 @@ export function adaptiveSection(result: AdaptiveResult): string {
     "`observe` option reads an `ObservationWindow` fed by every job's end, kept saturated " +
     "(`bench/closed_loop.ts`), with its modifier polled every 100 ms. `adaptive` is " +
     "`adaptiveConcurrency()` and `engine metrics` is `engineMetricsConcurrency()` scraping its " +
-    "engine's vLLM-shaped `/metrics` over HTTP on 127.0.0.1, both with default options; fixed " +
+    "engine's vLLM-shaped `/metrics` over HTTP on 127.0.0.1, both with default options. The two " +
+    '"(pull worker)" variants run the same modifiers inside edgepod\'s real pull worker ' +
+    "(`bench/adaptive_worker.ts`, Node with tsx, one process each, `start()` in production mode) " +
+    "against the RunPod queue simulator (`src/simulator`, in the orchestrator process, its queue " +
+    "kept full), so their observations come from the shared `JobWorker`; their engine lives in " +
+    "the worker process and follows the same schedule (absolute times); their mean limit is not " +
+    "recorded. Fixed " +
     `limits ${fixed.join(", ")} run alongside. After a ${warmupSeconds} s warm-up (phase 1's ` +
     `settings, not measured), three phases of ${phaseSeconds} s each change K and M on every ` +
     "engine at once. Per phase: completed jobs/s, p50/p99 latency of completed jobs, failed " +
@@ -132,7 +137,7 @@ export function adaptiveSection(result: AdaptiveResult): string {
             Number.isNaN(f.p99) ? "—" : f.p99.toFixed(0),
             Number.isNaN(f.p99Settled) ? "—" : f.p99Settled.toFixed(0),
             `${f.failures} (${f.failuresAtChange})`,
-            f.meanLimit.toFixed(1),
+            Number.isNaN(f.meanLimit) ? "—" : f.meanLimit.toFixed(1),
             p === 0
               ? "—"
               : Number.isFinite(f.recoverySeconds)

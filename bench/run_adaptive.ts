@@ -11,8 +11,13 @@
  * @module
  */
 
-import { writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { createSimulator } from "../src/simulator/mod.ts";
 import { loadRuntime } from "../adapters/auto.ts";
 import { adaptiveConcurrency } from "../src/concurrency/adaptive_concurrency.ts";
 import { engineMetricsConcurrency } from "../src/concurrency/engine_metrics_concurrency.ts";
@@ -46,6 +51,10 @@ export const BASE_LATENCY_MS = 200;
  */
 export const OOM_LATENCY_MS = 100;
 const LAG_PROBE_MS = 20;
+/** Jobs queued for the real pull workers (more than both can finish). */
+const REAL_JOBS = 30_000;
+/** Time given to the pull workers to start before the warm-up begins. */
+const WORKER_START_MS = 2000;
 /** The fixed limits run alongside (the best per phase is picked from these). */
 export const FIXED = [4, 8, 12, 16, 20, 24, 30, 40, 48, 56] as const;
 
@@ -99,10 +108,19 @@ export interface AdaptiveResult {
 
 interface Running {
   name: string;
-  loop: ClosedLoop;
-  engine: SimulatedEngine;
+  /** In-process variants: the loop and its engine. */
+  loop?: ClosedLoop;
+  engine?: SimulatedEngine;
+  /** Real-worker variants: the records read back from the worker process. */
+  records?: JobRecord[];
   detail?: () => string;
 }
+
+/** The real-worker variants: edgepod's pull worker against the simulator, one process each. */
+const REAL_WORKERS = [
+  { name: "adaptive (pull worker)", modifier: "adaptive" },
+  { name: "engine metrics (pull worker)", modifier: "metrics" },
+] as const;
 
 /**
  * Runs the benchmark in real time (about 65 s).
@@ -146,6 +164,48 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
   variants[1]!.detail = () => `${metrics.state.scrapes} scrapes, ${metrics.state.failures} failed`;
   for (const limit of FIXED) add(`fixed ${limit}`, undefined, limit);
 
+  // The real pull workers, on the same schedule (absolute times, so every process agrees).
+  const sim = createSimulator({ recordRequests: false, longPollMs: 1000, apiKey: "bench-key" });
+  const simServer = await runtime.serve(sim.fetch, { hostname: "127.0.0.1", port: 0 });
+  const tmp = mkdtempSync(join(os.tmpdir(), "edgepod-adaptive-"));
+  const startEpoch = performance.timeOrigin + performance.now() + WORKER_START_MS;
+  const steps = [
+    0,
+    WARMUP_SECONDS,
+    ...PHASES.slice(1).map((_, i) => WARMUP_SECONDS + (i + 1) * PHASE_SECONDS),
+  ]
+    .map((s) => startEpoch + s * 1000);
+  const schedule = PHASES.map((phase, i) => ({ atEpochMs: i === 0 ? 0 : steps[i + 1]!, ...phase }));
+  sim.enqueueMany(Array.from({ length: REAL_JOBS }, () => ({ input: {} })));
+  const workers = REAL_WORKERS.map((w, i) => {
+    const out = join(tmp, `${w.modifier}.json`);
+    let stderr = "";
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", fileURLToPath(new URL("./adaptive_worker.ts", import.meta.url))],
+      {
+        env: {
+          PATH: process.env.PATH ?? "",
+          ...sim.env(`http://127.0.0.1:${simServer.port}`),
+          RUNPOD_POD_ID: `adaptive-${i}`,
+          RUNPOD_LOG_LEVEL: "WARN",
+          ADAPTIVE_MODIFIER: w.modifier,
+          ADAPTIVE_SCHEDULE: JSON.stringify(schedule),
+          ADAPTIVE_BASE_MS: String(BASE_LATENCY_MS),
+          ADAPTIVE_OOM_MS: String(OOM_LATENCY_MS),
+          ADAPTIVE_OUT: out,
+        },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    child.stderr!.on("data", (chunk) => stderr = (stderr + chunk).slice(-2000));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const running: Running = { name: w.name };
+    variants.push(running);
+    return { w, child, exited, out, running, stderr: () => stderr };
+  });
+
+  await sleep(Math.max(0, startEpoch - (performance.timeOrigin + performance.now())));
   const t0 = performance.now();
   const boundaries: number[] = [];
   // Timer lateness of the shared event loop: every variant's latencies include it.
@@ -165,34 +225,61 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
       );
     }, 1000)
     : undefined;
+  const untilEpoch = (epoch: number) =>
+    sleep(Math.max(0, epoch - (performance.timeOrigin + performance.now())));
   try {
-    for (const v of variants) v.loop.start();
+    for (const v of variants) v.loop?.start();
     log(
       `adaptive: warm-up ${WARMUP_SECONDS} s, then ${PHASES.length} phases of ${PHASE_SECONDS} s`,
     );
-    await sleep(WARMUP_SECONDS * 1000);
-    for (const phase of PHASES) {
+    for (const [p, phase] of PHASES.entries()) {
+      await untilEpoch(steps[p + 1] ?? startEpoch + (WARMUP_SECONDS + p * PHASE_SECONDS) * 1000);
       for (const v of variants) {
+        if (!v.engine) continue;
         v.engine.knee = phase.knee;
         v.engine.memoryLimit = phase.memoryLimit;
       }
       boundaries.push(performance.now() - t0);
       log(`adaptive: phase K=${phase.knee} M=${phase.memoryLimit}`);
-      await sleep(PHASE_SECONDS * 1000);
     }
+    await untilEpoch(startEpoch + (WARMUP_SECONDS + PHASES.length * PHASE_SECONDS) * 1000);
     boundaries.push(performance.now() - t0);
   } finally {
     clearInterval(lagTimer);
     clearInterval(trace);
-    for (const v of variants) v.loop.stop();
-    await Promise.all(variants.map((v) => v.loop.done));
+    for (const v of variants) v.loop?.stop();
+    for (const { child } of workers) child.kill("SIGTERM");
+    await Promise.all(variants.map((v) => v.loop?.done));
+    await Promise.all(workers.map(async ({ exited, child }) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }));
     await server.close();
+    sim.close();
+    await simServer.close();
   }
+  for (const { w, out, running, stderr } of workers) {
+    try {
+      const raw = JSON.parse(readFileSync(out, "utf8")) as [number, number, number][];
+      running.records = raw.map(([epoch, latencyMs, ok]) => ({
+        endedAt: epoch - performance.timeOrigin,
+        latencyMs,
+        ok: ok === 1,
+      }));
+      running.detail = () => `${raw.length} jobs through the pull worker`;
+    } catch (error) {
+      running.records = [];
+      running.detail = () => `FAILED: no records from ${w.modifier}: ${String(error)} ${stderr()}`;
+    }
+  }
+  rmSync(tmp, { recursive: true, force: true });
 
   const figures = (v: Running, p: number, bestThroughput?: number): PhaseFigures => {
     const start = t0 + boundaries[p]!;
     const end = t0 + boundaries[p + 1]!;
-    const inPhase = v.loop.records.filter((r) => r.endedAt >= start && r.endedAt < end);
+    const records = v.loop?.records ?? v.records ?? [];
+    const inPhase = records.filter((r) => r.endedAt >= start && r.endedAt < end);
     const ok = inPhase.filter((r) => r.ok).map((r) => r.latencyMs).sort((a, b) => a - b);
     const failed = inPhase.filter((r) => !r.ok);
     return {
@@ -208,8 +295,8 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
       failuresAtChange: failed.filter((r) => r.endedAt < start + 2000).length,
       recoverySeconds: bestThroughput === undefined
         ? NaN
-        : recovery(v.loop.records, start, end, 0.9 * bestThroughput),
-      meanLimit: meanLimit(v.loop.limits, start, end),
+        : recovery(records, start, end, 0.9 * bestThroughput),
+      meanLimit: v.loop ? meanLimit(v.loop.limits, start, end) : NaN,
     };
   };
   // Best fixed per phase: among fixed limits with no failures after the phase's first 2 s and

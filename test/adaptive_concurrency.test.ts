@@ -160,6 +160,18 @@ test("adaptiveConcurrency() re-measures the floor at a lower limit, then restore
   assert.equal(limit, 20);
 });
 
+test("adaptiveConcurrency() re-measures a floor that latency now beats (measured in a slow moment)", () => {
+  const modifier = adaptiveConcurrency({ initial: 8 });
+  let limit = modifier(8, seen(8, 150, { ended: 16 }));
+  assert.equal(modifier.state.floorMs, 150);
+  limit = drive(modifier, limit, 100, 2); // well below the floor: probe again
+  assert.equal(modifier.state.phase, "probe");
+  limit = modifier(limit, seen(limit, 100, { ended: 0, running: limit }));
+  limit = modifier(limit, seen(limit, 100, { ended: limit + 16, running: limit }));
+  assert.equal(modifier.state.floorMs, 100);
+  assert.equal(modifier.state.phase, "run");
+});
+
 test("adaptiveConcurrency() follows the simulated engine's knee as it moves, without OOM", () => {
   const clock = new ManualClock();
   const engine = new SimulatedEngine({ knee: 16, memoryLimit: 32, baseLatencyMs: 200, clock });

@@ -285,7 +285,8 @@ export function adaptiveConcurrency(
         const step = Math.min(2 ** growStreak++, Math.max(1, Math.sqrt(limit), limit / 3));
         limit = Math.min(max, ceiling, limit + step);
       }
-      if (sample * 1.5 < floorMs!) nextProbeAt = clock; // the engine got faster: re-measure
+      // Well below the floor: the engine got faster, or the floor was measured in a slow moment.
+      if (sample * 1.2 < floorMs!) nextProbeAt = clock;
     } else {
       growStreak = 0;
       if (!falling) falling = { windows: 0, firstSample: sample, startLimit: limit };
