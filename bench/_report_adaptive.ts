@@ -37,8 +37,7 @@ export function adaptiveSection(result: AdaptiveResult): string {
     "(`bench/adaptive_worker.ts`, Node with tsx, one process each, `start()` in production mode) " +
     "against the RunPod queue simulator (`src/simulator`, in the orchestrator process, its queue " +
     "kept full), so their observations come from the shared `JobWorker`; their engine lives in " +
-    "the worker process and follows the same schedule (absolute times); their mean limit is not " +
-    "recorded. Fixed " +
+    "the worker process and follows the same schedule (absolute times). Fixed " +
     `limits ${fixed.join(", ")} run alongside. After a ${warmupSeconds} s warm-up (phase 1's ` +
     `settings, not measured), three phases of ${phaseSeconds} s each change K and M on every ` +
     "engine at once. Per phase: completed jobs/s, p50/p99 latency of completed jobs, failed " +

@@ -46,8 +46,12 @@ for (const step of schedule.slice(1)) {
 }
 
 const records: [number, number, number][] = [];
+const limits: [number, number][] = [];
+let state: unknown;
 process.on("exit", () => {
-  if (process.env.ADAPTIVE_OUT) writeFileSync(process.env.ADAPTIVE_OUT, JSON.stringify(records));
+  if (process.env.ADAPTIVE_OUT) {
+    writeFileSync(process.env.ADAPTIVE_OUT, JSON.stringify({ jobs: records, limits, state }));
+  }
 });
 
 async function handler() {
@@ -61,15 +65,24 @@ async function handler() {
   }
 }
 
-let concurrencyModifier: (current: number, observed?: ConcurrencyObservation) => number;
+type Modifier = ((current: number, observed?: ConcurrencyObservation) => number) & {
+  readonly state: unknown;
+};
+let modifier: Modifier;
 if (process.env.ADAPTIVE_MODIFIER === "metrics") {
   const runtime = await loadRuntime();
   const server = await runtime.serve(engine.fetch, { hostname: "127.0.0.1", port: 0 });
-  concurrencyModifier = engineMetricsConcurrency({
-    url: `http://127.0.0.1:${server.port}/metrics`,
-  });
+  modifier = engineMetricsConcurrency({ url: `http://127.0.0.1:${server.port}/metrics` });
 } else {
-  concurrencyModifier = adaptiveConcurrency();
+  modifier = adaptiveConcurrency();
+}
+
+/** Records every change of limit, and the modifier's last state, for the report. */
+function concurrencyModifier(current: number, observed?: ConcurrencyObservation): number {
+  const limit = modifier(current, observed);
+  if (limit !== limits.at(-1)?.[1]) limits.push([epochNow(), limit]);
+  state = modifier.state;
+  return limit;
 }
 
 start({ handler, concurrencyModifier });

@@ -15,7 +15,7 @@ import os from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { type BenchContext, errorMessage, SIM_CPU } from "./_context.ts";
+import { type BenchContext, errorMessage, SIM_CPU, WORKER_CPU } from "./_context.ts";
 import { runColdStart } from "./run_cold_start.ts";
 import { runMemory } from "./run_memory.ts";
 import { findings } from "./_findings.ts";
@@ -304,7 +304,7 @@ async function main(): Promise<number> {
         timeoutMs: 180_000,
         keep,
         body: async () => {
-          results.adaptive = await runAdaptive(ctx.log);
+          results.adaptive = await runAdaptive(ctx.log, { workerCpu: WORKER_CPU });
         },
       });
     }

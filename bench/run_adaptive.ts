@@ -111,8 +111,9 @@ interface Running {
   /** In-process variants: the loop and its engine. */
   loop?: ClosedLoop;
   engine?: SimulatedEngine;
-  /** Real-worker variants: the records read back from the worker process. */
+  /** Real-worker variants: the records and limit changes read back from the worker process. */
   records?: JobRecord[];
+  limits?: [number, number][];
   detail?: () => string;
 }
 
@@ -126,6 +127,7 @@ const REAL_WORKERS = [
  * Runs the benchmark in real time (about 65 s).
  *
  * @param log Progress lines.
+ * @param options `workerCpu`: pin the pull-worker processes to this CPU (`taskset -c`).
  * @returns The figures.
  *
  * @example
@@ -133,7 +135,10 @@ const REAL_WORKERS = [
  * const result = await runAdaptive(console.log);
  * ```
  */
-export async function runAdaptive(log: (line: string) => void = () => {}): Promise<AdaptiveResult> {
+export async function runAdaptive(
+  log: (line: string) => void = () => {},
+  options: { workerCpu?: number } = {},
+): Promise<AdaptiveResult> {
   const runtime = await loadRuntime();
   const first = PHASES[0]!;
   const engine = () =>
@@ -180,9 +185,20 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
   const workers = REAL_WORKERS.map((w, i) => {
     const out = join(tmp, `${w.modifier}.json`);
     let stderr = "";
-    const child = spawn(
+    const command = [
       process.execPath,
-      ["--import", "tsx", fileURLToPath(new URL("./adaptive_worker.ts", import.meta.url))],
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("./adaptive_worker.ts", import.meta.url)),
+    ];
+    // Under `npm run bench` the orchestrator is pinned to the simulator's CPU, and children
+    // inherit that: the pull workers go to the worker CPU instead.
+    const pinned = options.workerCpu === undefined
+      ? command
+      : ["taskset", "-c", String(options.workerCpu), ...command];
+    const child = spawn(
+      pinned[0]!,
+      pinned.slice(1),
       {
         env: {
           PATH: process.env.PATH ?? "",
@@ -261,13 +277,21 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
   }
   for (const { w, out, running, stderr } of workers) {
     try {
-      const raw = JSON.parse(readFileSync(out, "utf8")) as [number, number, number][];
-      running.records = raw.map(([epoch, latencyMs, ok]) => ({
+      const raw = JSON.parse(readFileSync(out, "utf8")) as {
+        jobs: [number, number, number][];
+        limits: [number, number][];
+        state: { probes?: number; scrapes?: number; failures?: number };
+      };
+      running.records = raw.jobs.map(([epoch, latencyMs, ok]) => ({
         endedAt: epoch - performance.timeOrigin,
         latencyMs,
         ok: ok === 1,
       }));
-      running.detail = () => `${raw.length} jobs through the pull worker`;
+      running.limits = raw.limits.map(([epoch, limit]) => [epoch - performance.timeOrigin, limit]);
+      const what = raw.state.probes !== undefined
+        ? `${raw.state.probes} floor measurements`
+        : `${raw.state.scrapes} scrapes, ${raw.state.failures} failed`;
+      running.detail = () => `${raw.jobs.length} jobs through the pull worker, ${what}`;
     } catch (error) {
       running.records = [];
       running.detail = () => `FAILED: no records from ${w.modifier}: ${String(error)} ${stderr()}`;
@@ -296,7 +320,7 @@ export async function runAdaptive(log: (line: string) => void = () => {}): Promi
       recoverySeconds: bestThroughput === undefined
         ? NaN
         : recovery(records, start, end, 0.9 * bestThroughput),
-      meanLimit: v.loop ? meanLimit(v.loop.limits, start, end) : NaN,
+      meanLimit: meanLimit(v.loop?.limits ?? v.limits ?? [], start, end),
     };
   };
   // Best fixed per phase: among fixed limits with no failures after the phase's first 2 s and
