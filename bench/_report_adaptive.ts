@@ -58,7 +58,7 @@ export function adaptiveSection(result: AdaptiveResult): string {
     `phase ${p + 1} (K=${result.phases[p]!.knee}, M=${result.phases[p]!.memoryLimit})`;
 
   const aimRows: string[][] = [];
-  const misses: string[] = [];
+  const misses: string[] = []; // only counted: whyMissed() explains each
   const aim = (label: string, check: (m: string) => { ok: boolean; text: string }) => {
     aimRows.push([
       label,
@@ -102,7 +102,9 @@ export function adaptiveSection(result: AdaptiveResult): string {
     const times = perPhase(m, (mine) => String(mine.recoverySeconds)).slice(1);
     return {
       ok: times.every((t) => Number(t) <= 5),
-      text: times.map((t, i) => `${i + 2}: ${Number(t).toFixed(1)} s`).join(", "),
+      text: times.map((t, i) =>
+        `${i + 2}: ${Number.isFinite(Number(t)) ? `${Number(t).toFixed(1)} s` : "never"}`
+      ).join(", "),
     };
   });
   lines.push(table(["Aim", ...MODIFIERS], aimRows), "");
@@ -155,11 +157,78 @@ export function adaptiveSection(result: AdaptiveResult): string {
       `latency): ${result.lagP99Ms.map((l) => `${l.toFixed(1)} ms`).join(", ")}.`,
     "",
   );
-  lines.push(
-    misses.length === 0
-      ? "Every aim was met in this run."
-      : `Missed in this run: ${misses.join("; ")}.`,
-    "",
-  );
+  if (misses.length === 0) lines.push("Every aim was met in this run.", "");
+  else lines.push("Why the aims missed in this run were missed:", "", ...whyMissed(result), "");
   return lines.join("\n");
+}
+
+/** One line per missed aim and phase: by how much, and the figures that say why. */
+function whyMissed(result: AdaptiveResult): string[] {
+  const out: string[] = [];
+  const lagNote = (p: number) =>
+    result.lagP99Ms[p]! > 50
+      ? ` The event loop was late by up to ${
+        result.lagP99Ms[p]!.toFixed(0)
+      } ms (p99) in that phase: the machine was loaded. Lateness delays every job, starves the ` +
+        "pull-worker processes, and the adaptive modifier reads it as engine load."
+      : "";
+  for (const v of result.variants.filter((v) => !v.name.startsWith("fixed "))) {
+    v.phases.forEach((f, p) => {
+      const b = result.variants.find((x) => x.name === result.bestFixed[p])!.phases[p]!;
+      const k = result.phases[p]!.knee;
+      const limit = Number.isNaN(f.meanLimit)
+        ? ""
+        : ` Its mean limit was ${f.meanLimit.toFixed(1)} for K=${k}.`;
+      const share = f.throughput / b.throughput;
+      if (share < 0.95) {
+        const ramp = p > 0 && f.recoverySeconds > 2
+          ? ` After the change it took ${
+            f.recoverySeconds.toFixed(1)
+          } s to reach 90 % (the limit grows by at most a third per window of about one latency).`
+          : "";
+        out.push(
+          `- ${v.name}, phase ${p + 1}: throughput ${
+            (100 * share).toFixed(1)
+          } % of the best fixed, ${(95 - 100 * share).toFixed(1)} points short.${limit}${ramp}${
+            lagNote(p)
+          }`,
+        );
+      }
+      const ratio = f.p99 / b.p99;
+      if (ratio > 1.5) {
+        const settled = f.p99Settled / b.p99Settled;
+        const cause = settled <= 1.5
+          ? ` After the phase's first 2 s it is ${
+            settled.toFixed(2)
+          }×: the miss is the transition, jobs admitted under the previous phase's limit that waited in the engine's queue when K fell (the best fixed limit was already at the new K).`
+          : ` After the first 2 s it is still ${
+            settled.toFixed(2)
+          }×: above the knee latency grows as limit / K.`;
+        out.push(
+          `- ${v.name}, phase ${p + 1}: p99 ${ratio.toFixed(2)}× the best fixed limit's, ${
+            ((ratio - 1.5) * 100 / 1.5).toFixed(0)
+          } % over the aim.${cause}${limit}${lagNote(p)}`,
+        );
+      }
+      if (f.failures > f.failuresAtChange) {
+        out.push(
+          `- ${v.name}, phase ${p + 1}: ${
+            f.failures - f.failuresAtChange
+          } out-of-memory failures after the phase's first 2 s: its limit went above M=${
+            result.phases[p]!.memoryLimit
+          } (each such episode backs it off and caps it until the next floor measurement).${limit}`,
+        );
+      }
+      if (p > 0 && f.recoverySeconds > 5) {
+        out.push(
+          `- ${v.name}, phase ${p + 1}: ${
+            Number.isFinite(f.recoverySeconds)
+              ? `${f.recoverySeconds.toFixed(1)} s`
+              : "never (within the phase)"
+          } to reach 90 % of the new best, against 5 s.${limit}${lagNote(p)}`,
+        );
+      }
+    });
+  }
+  return out;
 }

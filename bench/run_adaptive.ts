@@ -408,9 +408,19 @@ function sleep(ms: number): Promise<void> {
 }
 
 if (process.argv[1]?.endsWith("run_adaptive.ts") || process.argv[1]?.endsWith("run_adaptive.js")) {
-  const result = await runAdaptive((line) => console.error(line));
+  // `--out file.md` also writes `file.md.json` (the raw result); `--from file.json` re-renders one.
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i === -1 ? undefined : process.argv[i + 1];
+  };
+  const from = arg("--from");
+  const result = from
+    ? JSON.parse(readFileSync(from, "utf8"), (_, v) => v === null ? NaN : v) as AdaptiveResult
+    : await runAdaptive((line) => console.error(line));
   const text = adaptiveSection(result);
-  const out = process.argv.indexOf("--out");
-  if (out !== -1 && process.argv[out + 1]) writeFileSync(process.argv[out + 1]!, text + "\n");
-  else console.log(text);
+  const out = arg("--out");
+  if (out) {
+    writeFileSync(out, text + "\n");
+    if (!from) writeFileSync(`${out}.json`, JSON.stringify(result));
+  } else console.log(text);
 }
