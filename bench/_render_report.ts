@@ -17,7 +17,6 @@ import {
 } from "./_report_sections.ts";
 import { heartbeatDiagnostic, idleGapSection, throughputSection } from "./_report_throughput.ts";
 import { fmt } from "./_stats.ts";
-import { adaptiveSection } from "./_report_adaptive.ts";
 
 export type { BenchResults } from "./_report_kit.ts";
 
@@ -149,7 +148,6 @@ export function renderReport(results: BenchResults): string {
     "",
     memorySection(results),
     "",
-    ...(results.adaptive ? [adaptiveSection(results.adaptive)] : []),
     "## Notes",
     "",
     ...(results.notes.length ? results.notes.map((n) => `- ${n}`) : ["- None."]),

@@ -1,5 +1,5 @@
 /**
- * The adaptive-concurrency section of `BENCHMARKS.md` (benchmark 7).
+ * The adaptive-concurrency section of `BENCHMARKS.md`.
  *
  * @module
  */
@@ -8,7 +8,7 @@ import type { AdaptiveResult, PhaseFigures } from "./run_adaptive.ts";
 import { MISS, PASS, table } from "./_report_kit.ts";
 
 /**
- * Renders benchmark 7.
+ * Renders the adaptive-concurrency section.
  *
  * @param result What was measured.
  * @returns The Markdown section.
@@ -22,7 +22,7 @@ export function adaptiveSection(result: AdaptiveResult): string {
   const { baseLatencyMs, oomLatencyMs, fixed, warmupSeconds, phaseSeconds } = result.settings;
   const MODIFIERS = result.variants.map((v) => v.name).filter((n) => !n.startsWith("fixed "));
   const lines = [
-    "## 7. Adaptive concurrency (simulated engine)",
+    "## Adaptive concurrency (simulated engine)",
     "",
     "Method: `bench/run_adaptive.ts`. Every variant runs at the same time in one Node process, " +
     "each on its own simulated engine (`bench/simulated_engine.ts`: up to K requests in its " +

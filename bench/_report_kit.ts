@@ -11,7 +11,6 @@ import type { RuntimeName } from "./_processes.ts";
 import type { ScaleUpResult } from "./run_scale_up.ts";
 import { median } from "./_stats.ts";
 import type { ThroughputResult, ThroughputRow, Variant } from "./run_throughput.ts";
-import type { AdaptiveResult } from "./run_adaptive.ts";
 
 /** Everything one run measured. */
 export interface BenchResults {
@@ -33,8 +32,6 @@ export interface BenchResults {
   pingGap: PingGapResult[];
   /** Benchmark 6. */
   memory: MemoryResult[];
-  /** Benchmark 7 (adaptive concurrency), when it ran. */
-  adaptive?: AdaptiveResult;
   /** Failures, by benchmark. */
   failures: string[];
   /** Notes written by `run.ts` (findings). */

@@ -1,5 +1,5 @@
 /**
- * The real-worker variant of benchmark 7: edgepod's pull worker (`start()`, production mode
+ * The real-worker variant of the adaptive-concurrency benchmark: edgepod's pull worker (`start()`, production mode
  * against the RunPod queue simulator) whose handler runs on a simulated engine in this process.
  * The engine follows the same phase schedule as the in-process variants.
  *

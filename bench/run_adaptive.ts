@@ -1,5 +1,5 @@
 /**
- * Benchmark 7: adaptive concurrency. One run, three phases with a different knee K (and memory
+ * The adaptive-concurrency benchmark (a section of `BENCHMARKS.md`). One run, three phases with a different knee K (and memory
  * limit M) on the simulated engine; the adaptive and engine-metrics modifiers against fixed
  * limits (the best fixed limit per phase, picked after the fact, and the constant 30). Every
  * variant runs at the same time in this process, each on its own engine, through a real

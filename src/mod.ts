@@ -36,9 +36,16 @@ export * from "./start_worker.ts";
 export * from "./version.ts";
 export * from "./async/mod.ts";
 export { type FitnessCheck, registerFitnessCheck } from "./pull/fitness_checks.ts";
-export type {
-  ConcurrencyObservation,
-} from "./worker/concurrency_observation.ts";
+export * from "./push/push_auth.ts";
+export * from "./push/push_submission.ts";
+export * from "./push/body_limit.ts";
+export * from "./push/timing_safe_equal.ts";
+export * from "./worker/job_worker.ts";
+export * from "./worker/job_status.ts";
+export * from "./worker/worker_stats.ts";
+export * from "./worker/result_store.ts";
+export * from "./worker/status_body.ts";
+export * from "./worker/concurrency_observation.ts";
 export * from "./concurrency/adaptive_concurrency.ts";
 export * from "./concurrency/engine_metrics_concurrency.ts";
 export * from "./concurrency/prometheus_text.ts";
