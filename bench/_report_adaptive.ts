@@ -34,9 +34,11 @@ export function adaptiveSection(result: AdaptiveResult): string {
     "`adaptiveConcurrency()` and `engine metrics` is `engineMetricsConcurrency()` scraping its " +
     "engine's vLLM-shaped `/metrics` over HTTP on 127.0.0.1, both with default options. The two " +
     '"(pull worker)" variants run the same modifiers inside edgepod\'s real pull worker ' +
-    "(`bench/adaptive_worker.ts`, Node with tsx, one process each, `start()` in production mode) " +
-    "against the RunPod queue simulator (`src/simulator`, in the orchestrator process, its queue " +
-    "kept full), so their observations come from the shared `JobWorker`; their engine lives in " +
+    "(`bench/adaptive_worker.ts`, Node with tsx, one process each, not pinned to a CPU, " +
+    "`start()` in production mode) " +
+    "against the RunPod queue simulator (`src/simulator`; under `npm run bench` the suite's own " +
+    "simulator process, standalone one in the orchestrator; its queue kept full), so their " +
+    "observations come from the shared `JobWorker`; their engine lives in " +
     "the worker process and follows the same schedule (absolute times). Fixed " +
     `limits ${fixed.join(", ")} run alongside. After a ${warmupSeconds} s warm-up (phase 1's ` +
     `settings, not measured), three phases of ${phaseSeconds} s each change K and M on every ` +

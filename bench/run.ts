@@ -48,8 +48,12 @@ const MAIN = ["throughput", "scale-up", "cold-start", "ping-gap", "memory"] as c
  */
 const ADD_ONS: Record<string, (ctx: BenchContext, quick: boolean) => Promise<string>> = {
   push: async (ctx, quick) => renderPush(await runPush(ctx, quick ? { reps: 1, seconds: 2 } : {})),
-  // In the orchestrator's process, on the simulator's (idle) CPU; its pull workers on the other.
-  adaptive: async (ctx) => adaptiveSection(await runAdaptive(ctx.log, { workerCpu: WORKER_CPU })),
+  // In the orchestrator's process (the simulator's CPU, idle by then); its two pull workers may
+  // use both CPUs (one CPU cannot serve both).
+  adaptive: async (ctx) =>
+    adaptiveSection(
+      await runAdaptive(ctx.log, { workerCpus: `${SIM_CPU},${WORKER_CPU}`, sim: ctx.sim }),
+    ),
 };
 
 const BENCHMARKS = [...MAIN, ...Object.keys(ADD_ONS)] as const;

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createSimulator } from "../src/simulator/mod.ts";
+import type { SimClient } from "./_sim_client.ts";
 import { loadRuntime } from "../adapters/auto.ts";
 import { adaptiveConcurrency } from "../src/concurrency/adaptive_concurrency.ts";
 import { engineMetricsConcurrency } from "../src/concurrency/engine_metrics_concurrency.ts";
@@ -127,7 +128,8 @@ const REAL_WORKERS = [
  * Runs the benchmark in real time (about 65 s).
  *
  * @param log Progress lines.
- * @param options `workerCpu`: pin the pull-worker processes to this CPU (`taskset -c`).
+ * @param options `workerCpus`: the CPUs of the pull-worker processes (a `taskset -c` list);
+ * `sim`: the benchmark suite's simulator process (reset, then used), else one in this process.
  * @returns The figures.
  *
  * @example
@@ -137,7 +139,7 @@ const REAL_WORKERS = [
  */
 export async function runAdaptive(
   log: (line: string) => void = () => {},
-  options: { workerCpu?: number } = {},
+  options: { workerCpus?: string; sim?: SimClient } = {},
 ): Promise<AdaptiveResult> {
   const runtime = await loadRuntime();
   const first = PHASES[0]!;
@@ -170,8 +172,22 @@ export async function runAdaptive(
   for (const limit of FIXED) add(`fixed ${limit}`, undefined, limit);
 
   // The real pull workers, on the same schedule (absolute times, so every process agrees).
-  const sim = createSimulator({ recordRequests: false, longPollMs: 1000, apiKey: "bench-key" });
-  const simServer = await runtime.serve(sim.fetch, { hostname: "127.0.0.1", port: 0 });
+  // The suite's simulator runs in its own process; standalone, one runs here (sharing this
+  // event loop with the in-process variants).
+  const local = options.sim
+    ? undefined
+    : createSimulator({ recordRequests: false, longPollMs: 1000, apiKey: "bench-key" });
+  const simServer = local
+    ? await runtime.serve(local.fetch, { hostname: "127.0.0.1", port: 0 })
+    : undefined;
+  const simEnv = (podId: string) =>
+    options.sim
+      ? options.sim.env({ RUNPOD_POD_ID: podId })
+      : { ...local!.env(`http://127.0.0.1:${simServer!.port}`), RUNPOD_POD_ID: podId };
+  if (options.sim) {
+    await options.sim.reset(1000);
+    await options.sim.enqueue(REAL_JOBS, {});
+  } else local!.enqueueMany(Array.from({ length: REAL_JOBS }, () => ({ input: {} })));
   const tmp = mkdtempSync(join(os.tmpdir(), "edgepod-adaptive-"));
   const startEpoch = performance.timeOrigin + performance.now() + WORKER_START_MS;
   const steps = [
@@ -181,7 +197,6 @@ export async function runAdaptive(
   ]
     .map((s) => startEpoch + s * 1000);
   const schedule = PHASES.map((phase, i) => ({ atEpochMs: i === 0 ? 0 : steps[i + 1]!, ...phase }));
-  sim.enqueueMany(Array.from({ length: REAL_JOBS }, () => ({ input: {} })));
   const workers = REAL_WORKERS.map((w, i) => {
     const out = join(tmp, `${w.modifier}.json`);
     let stderr = "";
@@ -192,18 +207,17 @@ export async function runAdaptive(
       fileURLToPath(new URL("./adaptive_worker.ts", import.meta.url)),
     ];
     // Under `npm run bench` the orchestrator is pinned to the simulator's CPU, and children
-    // inherit that: the pull workers go to the worker CPU instead.
-    const pinned = options.workerCpu === undefined
+    // inherit that: the pull workers get the CPUs named instead.
+    const pinned = options.workerCpus === undefined
       ? command
-      : ["taskset", "-c", String(options.workerCpu), ...command];
+      : ["taskset", "-c", options.workerCpus, ...command];
     const child = spawn(
       pinned[0]!,
       pinned.slice(1),
       {
         env: {
           PATH: process.env.PATH ?? "",
-          ...sim.env(`http://127.0.0.1:${simServer.port}`),
-          RUNPOD_POD_ID: `adaptive-${i}`,
+          ...simEnv(`adaptive-${i}`),
           RUNPOD_LOG_LEVEL: "WARN",
           ADAPTIVE_MODIFIER: w.modifier,
           ADAPTIVE_SCHEDULE: JSON.stringify(schedule),
@@ -272,8 +286,8 @@ export async function runAdaptive(
       clearTimeout(timer);
     }));
     await server.close();
-    sim.close();
-    await simServer.close();
+    local?.close();
+    await simServer?.close();
   }
   for (const { w, out, running, stderr } of workers) {
     try {

@@ -172,6 +172,39 @@ test("adaptiveConcurrency() re-measures a floor that latency now beats (measured
   assert.equal(modifier.state.phase, "run");
 });
 
+test("adaptiveConcurrency() undoes a decrease that the re-measured floor explains", () => {
+  const modifier = adaptiveConcurrency({ initial: 20, max: 20, random: () => 0.5 });
+  let limit = modifier(20, seen(20, 100, { ended: 40 }));
+  assert.equal(modifier.state.floorMs, 100);
+  // Everything takes 130 ms now (the worker's event loop is slow, say): the limit falls…
+  let lowest = limit;
+  for (let i = 0; i < 10 && modifier.state.phase === "run"; i++) {
+    limit = drive(modifier, limit, 130, 1);
+    lowest = Math.min(lowest, limit);
+  }
+  assert.ok(lowest <= 14, `fell to ${lowest}`);
+  // …until the floor is measured again, at 130 ms: the engine was never overloaded.
+  assert.equal(modifier.state.phase, "probe");
+  limit = modifier(limit, seen(limit, 130, { ended: 0, running: limit }));
+  limit = modifier(limit, seen(limit, 130, { ended: limit + 16, running: limit }));
+  assert.equal(modifier.state.floorMs, 130);
+  assert.equal(limit, 20);
+});
+
+test("adaptiveConcurrency() keeps a decrease that the floor does not explain (the knee fell)", () => {
+  const modifier = adaptiveConcurrency({ initial: 20, max: 20, random: () => 0.5 });
+  let limit = modifier(20, seen(20, 100, { ended: 40 }));
+  // Queueing: latency doubles; the limit falls until the floor is measured again.
+  for (let i = 0; i < 10 && modifier.state.phase === "run"; i++) {
+    limit = drive(modifier, limit, 200, 1);
+  }
+  assert.equal(modifier.state.phase, "probe");
+  limit = modifier(limit, seen(limit, 100, { ended: 0, running: limit }));
+  limit = modifier(limit, seen(limit, 100, { ended: limit + 16, running: limit }));
+  assert.equal(modifier.state.floorMs, 100);
+  assert.ok(limit < 10, `restored to ${limit}`);
+});
+
 test("adaptiveConcurrency() follows the simulated engine's knee as it moves, without OOM", () => {
   const clock = new ManualClock();
   const engine = new SimulatedEngine({ knee: 16, memoryLimit: 32, baseLatencyMs: 200, clock });

@@ -9,9 +9,12 @@
  *
  * - **Floor (Envoy's minRTT).** The floor is the latency quantile measured while the limit is
  *   held at `probeFactor ×` the limit (two thirds, by default). It is measured at start, then every
- *   `probeIntervalMs` (with ±15 % jitter, so that a fleet does not probe in step), and early when
- *   the limit sits at `min` for 5 windows (as Envoy does) or when the limit keeps falling without
- *   the latency falling with it (the floor itself moved up, e.g. longer prompts). Envoy probes at a
+ *   `probeIntervalMs` (with ±15 % jitter, so that a fleet does not probe in step), and early: when
+ *   the limit sits at `min` for 5 windows (as Envoy does); when latency beats the floor by 20 %
+ *   (the floor was measured in a slow moment, or the engine got faster); and when the limit fell
+ *   by 30 % over 3 windows or more. Then, if the new floor explains the latency that drove it
+ *   down (a slow moment of the worker's own event loop, longer prompts), the decrease is undone;
+ *   if not (the knee itself fell), the lower limit stays. Envoy probes at a
  *   concurrency of 3; an LLM engine loses most of its throughput there, and any concurrency at or
  *   below its knee shows the same floor. The limit settles near 1.1 × the knee, so two thirds of
  *   it is below the knee (for any limit up to 1.5 × the knee) and costs much less.
@@ -160,9 +163,17 @@ export function adaptiveConcurrency(
   let nextProbeAt = Infinity;
   let growStreak = 0;
   let atMin = 0;
-  let falling: { windows: number; firstSample: number; startLimit: number } | undefined;
+  let falling:
+    | { windows: number; firstSample: number; lastSample: number; startLimit: number }
+    | undefined;
   // The probe: the limit held, the limit to restore, whether the jobs above it have drained.
-  let probe: { limit: number; restore: number; drained: boolean } | undefined = {
+  let probe: {
+    limit: number;
+    restore: number;
+    drained: boolean;
+    /** Set when falling latency triggered it: the limit before, and the latency that drove it. */
+    undo?: { limit: number; sample: number };
+  } | undefined = {
     limit: initial,
     restore: initial,
     drained: true, // nothing runs yet
@@ -194,6 +205,9 @@ export function adaptiveConcurrency(
       limit: Math.max(min, Math.floor(limit * probeFactor)),
       restore: limit,
       drained: false,
+      undo: falling && falling.windows >= 3
+        ? { limit: falling.startLimit, sample: falling.lastSample }
+        : undefined,
     };
     growStreak = 0;
     falling = undefined;
@@ -243,7 +257,10 @@ export function adaptiveConcurrency(
       floorMs = quantile(samples, q);
       probeFailures = failed / Math.max(1, allEnded);
       probes++;
-      limit = Math.min(max, probe.restore);
+      // The floor itself rose as much as the latency that drove the limit down: the engine was
+      // not overloaded (a slow moment, longer prompts), so the limit from before comes back.
+      const undo = probe.undo && floorMs * (1 + tolerance) >= probe.undo.sample;
+      limit = Math.min(max, undo ? probe.undo!.limit : probe.restore);
       ceiling = Infinity;
       probe = undefined;
       atMin = 0;
@@ -289,14 +306,15 @@ export function adaptiveConcurrency(
       if (sample * 1.2 < floorMs!) nextProbeAt = clock;
     } else {
       growStreak = 0;
-      if (!falling) falling = { windows: 0, firstSample: sample, startLimit: limit };
+      if (!falling) {
+        falling = { windows: 0, firstSample: sample, lastSample: sample, startLimit: limit };
+      }
       falling.windows++;
+      falling.lastSample = sample;
       limit = Math.max(min, limit * Math.max(0.5, gradient));
-      // Halved in 3+ windows while latency stayed put: the floor itself moved up; re-measure it.
-      if (
-        falling.windows >= 3 && limit <= 0.5 * falling.startLimit &&
-        sample >= 0.9 * falling.firstSample
-      ) nextProbeAt = clock;
+      // Down by 30 % or more over 3+ windows: re-measure the floor. If it rose with the latency,
+      // the decrease was a mistake and is undone; if not (the knee fell), the lower limit stays.
+      if (falling.windows >= 3 && limit <= 0.7 * falling.startLimit) nextProbeAt = clock;
     }
     atMin = Math.round(limit) <= min ? atMin + 1 : 0;
     if (atMin >= AT_MIN_WINDOWS) nextProbeAt = clock;
