@@ -229,7 +229,7 @@ function whyMissed(result: AdaptiveResult): string[] {
             f.failures - f.failuresAtChange
           } out-of-memory failures after the phase's first 2 s: its limit went above M=${
             result.phases[p]!.memoryLimit
-          } (each such episode backs it off and caps it until the next floor measurement).${limit}`,
+          } (each such episode backs it off: the adaptive modifier also caps it until its next floor measurement, the metrics one halves it).${limit}`,
         );
       }
       if (p > 0 && f.recoverySeconds > 5) {
