@@ -74,8 +74,8 @@ export const runtime: Runtime = {
       close: async () => void await server.stop(true),
     });
   },
-  startThread(moduleUrl, data): ThreadHandle {
-    const { handle, worker } = startWebThread(moduleUrl, data);
+  startThread(source, data): ThreadHandle {
+    const { handle, worker } = startWebThread(source, data);
     (worker as Worker & { unref?: () => void }).unref?.();
     return handle;
   },

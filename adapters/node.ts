@@ -10,7 +10,6 @@ import { Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import type { StartOptions } from "../src/config.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
-import { siblingUrl } from "../src/sibling_url.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { nodeHttpClient } from "./_node_http_client.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
@@ -63,16 +62,13 @@ export const runtime: Runtime = {
       );
     });
   },
-  startThread(moduleUrl, data): ThreadHandle {
-    const worker = new Worker(THREAD_BOOTSTRAP, {
-      eval: true,
-      workerData: {
-        entry: siblingUrl("./_thread_node", import.meta.url).href,
-        tsx: tsxLoader(),
-        url: moduleUrl.href,
-        data,
-      },
-    });
+  startThread(source, data): ThreadHandle {
+    if (typeof source !== "string") {
+      throw new TypeError(
+        `A thread's source must be a string of JavaScript: received ${typeof source}`,
+      );
+    }
+    const worker = new Worker(source + NODE_BOOTSTRAP, { eval: true, workerData: data });
     worker.unref();
     return {
       postMessage: (message) => worker.postMessage(message),
@@ -86,26 +82,22 @@ export const runtime: Runtime = {
 };
 
 /**
- * Node 20 does not apply loader hooks (tsx) inside worker threads, so the thread starts from this
- * plain-JS bootstrap, which registers tsx first when running from TypeScript sources.
+ * Appended to the thread's source (evaluated as a CommonJS script, so no loader such as tsx is
+ * involved): calls its `threadMain` with `workerData` and a port over `parentPort`.
  */
-const THREAD_BOOTSTRAP = `
-const { workerData } = require("node:worker_threads");
-(async () => {
-  if (workerData.tsx) (await import(workerData.tsx)).register();
-  await import(workerData.entry);
-})().catch((error) => setImmediate(() => { throw error; }));
+const NODE_BOOTSTRAP = `
+;(() => {
+  const { parentPort, workerData } = require("node:worker_threads");
+  const port = {
+    postMessage: (message) => parentPort.postMessage(message),
+    onMessage: (listener) => void parentPort.on("message", listener),
+    close: () => parentPort.close(),
+  };
+  Promise.resolve()
+    .then(() => threadMain(workerData, port))
+    .catch((error) => setImmediate(() => { throw error; }));
+})();
 `;
-
-/** The tsx registration API when these sources run as TypeScript, else `undefined`. */
-function tsxLoader(): string | undefined {
-  if (!import.meta.url.endsWith(".ts")) return undefined;
-  try {
-    return import.meta.resolve("tsx/esm/api");
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Starts the worker on Node.js (see `startWorker` for the modes).

@@ -20,22 +20,18 @@ test("exports: the version is the same in package.json, deno.json and EDGEPOD_VE
   assert.equal(deno.name, "edgepod");
 });
 
-test("exports: package.json and deno.json export the same subpaths from the same sources", () => {
-  const npm = Object.entries(pkg.exports as Record<string, unknown>)
-    .filter(([key]) => key !== "./package.json")
-    .map(([key, value]) => [key, (value as { deno: string }).deno]);
-  assert.deepEqual(Object.fromEntries(npm), deno.exports);
-  for (
-    const [key, value] of Object.entries(
-      pkg.exports as Record<string, { node?: string; deno?: string }>,
-    )
-  ) {
-    if (key === "./package.json") continue;
-    assert.equal(
-      value.node,
-      value.deno!.replace("./adapters/", "./dist/adapters/").replace(/\.ts$/, ".js"),
-    );
+test("exports: package.json exports compiled dist/ for the subpaths deno.json (JSR) exports as .ts", () => {
+  const subpaths = Object.keys(pkg.exports as Record<string, unknown>)
+    .filter((key) => key !== "./package.json");
+  assert.deepEqual(subpaths, Object.keys(deno.exports));
+  for (const key of subpaths) {
+    const source = deno.exports[key] as string;
+    const js = source.replace("./adapters/", "./dist/adapters/").replace(/\.ts$/, ".js");
+    // Every runtime gets the same compiled code: Deno refuses to type-strip under node_modules.
+    assert.deepEqual(pkg.exports[key], { types: js.replace(/\.js$/, ".d.ts"), default: js });
   }
+  assert.ok((pkg.files as string[]).includes("dist/adapters"));
+  assert.ok((pkg.files as string[]).includes("dist/src"));
 });
 
 test("exports: the serverless namespace has the Python SDK's surface in both spellings", () => {
