@@ -1,0 +1,166 @@
+/**
+ * The two things every installed worker must do, as the package tests check them: run one job in
+ * local test mode, and serve the simulator's queue as a pull worker that takes jobs, streams
+ * chunks and sends pings from its heartbeat thread.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { JobRecord } from "../../src/simulator/mod.ts";
+import { within } from "../support/pull_harness.ts";
+import { run, type Running, serveSimulator, startProcess } from "./_kit.ts";
+
+/** The handler every consumer project installs (TypeScript; `toJavaScript` strips its types). */
+export const HANDLER_TS = `import * as runpod from "edgepod";
+
+async function* handler(
+  job: runpod.Job<{ words: string[]; hold?: boolean }>,
+  ctx: runpod.JobContext,
+): AsyncGenerator<string> {
+  for (const word of job.input.words) yield word;
+  if (job.input.hold && !ctx.signal.aborted) {
+    // Held until RunPod stops the job, so its pings can be seen listing it.
+    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+  }
+}
+
+runpod.serverless.start({ handler, return_aggregate_stream: true });
+`;
+
+/**
+ * The handler's plain-JavaScript twin (the same code without its type annotations).
+ *
+ * @param source {@linkcode HANDLER_TS}.
+ * @returns JavaScript.
+ */
+export function toJavaScript(source: string): string {
+  const js = source
+    .replace("job: runpod.Job<{ words: string[]; hold?: boolean }>", "job")
+    .replace("ctx: runpod.JobContext", "ctx")
+    .replace("): AsyncGenerator<string> {", ") {");
+  assert.doesNotMatch(js, /runpod\.Job|AsyncGenerator/, "the handler's types were not all removed");
+  return js;
+}
+
+/** The job local test mode runs (`test_input.json`). */
+export const TEST_INPUT = { input: { words: ["local", "test"] } };
+
+/**
+ * Runs `argv` in local test mode in `cwd` (which holds `test_input.json`) and checks the printed
+ * result.
+ *
+ * @param argv The worker command.
+ * @param cwd The project.
+ * @param env Extra environment variables.
+ */
+export async function assertLocalTest(
+  argv: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const done = await run(argv, { cwd, env });
+  assert.equal(done.code, 0, `exit ${done.code}\n${done.stdout}\n${done.stderr}`);
+  assert.match(done.stdout, /^Job result: \{"output":\["local","test"\]\}$/m, done.stdout);
+}
+
+/** What a pull run left behind. */
+export interface PullOutcome {
+  /** The worker's output and exit code (after SIGTERM). */
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+function unlessExited<T>(proc: Running, promise: Promise<T>, what: string): Promise<T> {
+  const died = proc.exited.then((done) => {
+    throw new Error(
+      `The worker exited (${done.code}) before ${what}:\n${done.stdout.slice(-3000)}\n${
+        done.stderr.slice(-3000)
+      }`,
+    );
+  });
+  died.catch(() => {});
+  return within(Promise.race([promise, died]), what, 60_000);
+}
+
+function record(jobs: JobRecord[], id: string): JobRecord {
+  const found = jobs.find((j) => j.id === id);
+  assert.ok(found, `job ${id} is not in the ledger`);
+  return found;
+}
+
+/**
+ * Starts `argv` as a pull worker against a fresh simulator, then checks the production path end
+ * to end: a streaming job is taken, its chunks streamed and its aggregate posted; a second job
+ * that holds is listed in the heartbeat thread's pings, then stopped; SIGTERM ends the worker
+ * with exit 0 and a last, empty ping.
+ *
+ * @param argv The worker command.
+ * @param cwd The project.
+ * @param env Extra environment variables.
+ * @returns The worker's output.
+ */
+export async function assertPullWorker(
+  argv: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<PullOutcome> {
+  await using served = await serveSimulator();
+  const { sim, baseUrl } = served;
+  sim.enqueue({ id: "quick", input: { words: ["streamed", "words"] } });
+  const proc = startProcess(argv, {
+    cwd,
+    env: {
+      ...sim.env(baseUrl),
+      RUNPOD_POD_ID: "pod-consumer",
+      RUNPOD_PING_INTERVAL: "100",
+      ...env,
+    },
+  });
+  try {
+    await unlessExited(proc, sim.waitForResults(1), "the first job's result");
+    sim.enqueue({ id: "held", input: { words: ["first"], hold: true } });
+    await unlessExited(
+      proc,
+      sim.waitFor(() =>
+        sim.pings.some((p) => p.jobIds.includes("held")) &&
+        (sim.report().jobs.find((j) => j.id === "held")?.chunks.length ?? 0) === 1
+      ),
+      "a ping listing the held job and its first chunk",
+    );
+    sim.stop("held");
+    await unlessExited(
+      proc,
+      sim.waitFor(() => sim.report().jobs.find((j) => j.id === "held")?.stopped === true),
+      "the stop signal's delivery",
+    );
+    const pingsBefore = sim.pings.length;
+    proc.kill("SIGTERM");
+    const done = await within(proc.exited, "the worker to exit after SIGTERM", 60_000);
+    const detail = `\n${done.stdout.slice(-3000)}\n${done.stderr.slice(-3000)}`;
+    assert.equal(done.code, 0, `exit ${done.code}${detail}`);
+
+    const report = sim.report();
+    const quick = record(report.jobs, "quick");
+    assert.deepEqual(quick.chunks, ["streamed", "words"], detail);
+    assert.equal(quick.results.length, 1);
+    assert.deepEqual(quick.results[0]!.body, { output: ["streamed", "words"] });
+    assert.equal(quick.results[0]!.isStream, true);
+    const held = record(report.jobs, "held");
+    assert.deepEqual(held.chunks, ["first"]);
+    assert.equal(held.results.length, 0, "a stopped job gets no result");
+    assert.deepEqual(report.lost, []);
+    assert.deepEqual(report.duplicated, []);
+
+    assert.ok(sim.pings.every((p) => p.workerId === "pod-consumer"));
+    assert.ok(sim.pings.length > pingsBefore, `no last ping on shutdown${detail}`);
+    assert.deepEqual(sim.pings.at(-1)!.jobIds, [], "the last ping lists no job");
+    assert.equal(sim.unhealthy.length, 0);
+    assert.doesNotMatch(done.stdout, /Pings will not be sent|heartbeat thread failed/i, detail);
+    return { code: done.code, stdout: done.stdout, stderr: done.stderr };
+  } finally {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+}
