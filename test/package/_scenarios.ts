@@ -64,6 +64,23 @@ export async function assertLocalTest(
   assert.match(done.stdout, /^Job result: \{"output":\["local","test"\]\}$/m, done.stdout);
 }
 
+/** The jobs a pull run feeds the worker, and the chunks each must stream. */
+export interface PullJobs {
+  /** A job that completes. */
+  quick: { input: unknown; chunks: unknown[] };
+  /**
+   * A job that holds until stopped, so pings are seen listing it; without one, pings are only
+   * checked to arrive.
+   */
+  held?: { input: unknown; chunks: unknown[] };
+}
+
+/** The jobs for {@linkcode HANDLER_TS}. */
+export const CONSUMER_JOBS: PullJobs = {
+  quick: { input: { words: ["streamed", "words"] }, chunks: ["streamed", "words"] },
+  held: { input: { words: ["first"], hold: true }, chunks: ["first"] },
+};
+
 /** What a pull run left behind. */
 export interface PullOutcome {
   /** The worker's output and exit code (after SIGTERM). */
@@ -99,16 +116,18 @@ function record(jobs: JobRecord[], id: string): JobRecord {
  * @param argv The worker command.
  * @param cwd The project.
  * @param env Extra environment variables.
+ * @param jobs The jobs to feed. @default CONSUMER_JOBS
  * @returns The worker's output.
  */
 export async function assertPullWorker(
   argv: string[],
   cwd: string,
   env: Record<string, string> = {},
+  jobs: PullJobs = CONSUMER_JOBS,
 ): Promise<PullOutcome> {
   await using served = await serveSimulator();
   const { sim, baseUrl } = served;
-  sim.enqueue({ id: "quick", input: { words: ["streamed", "words"] } });
+  sim.enqueue({ id: "quick", input: jobs.quick.input });
   const proc = startProcess(argv, {
     cwd,
     env: {
@@ -118,23 +137,28 @@ export async function assertPullWorker(
       ...env,
     },
   });
+  const chunksOf = (id: string) => sim.report().jobs.find((j) => j.id === id)?.chunks ?? [];
   try {
     await unlessExited(proc, sim.waitForResults(1), "the first job's result");
-    sim.enqueue({ id: "held", input: { words: ["first"], hold: true } });
-    await unlessExited(
-      proc,
-      sim.waitFor(() =>
-        sim.pings.some((p) => p.jobIds.includes("held")) &&
-        (sim.report().jobs.find((j) => j.id === "held")?.chunks.length ?? 0) === 1
-      ),
-      "a ping listing the held job and its first chunk",
-    );
-    sim.stop("held");
-    await unlessExited(
-      proc,
-      sim.waitFor(() => sim.report().jobs.find((j) => j.id === "held")?.stopped === true),
-      "the stop signal's delivery",
-    );
+    if (jobs.held) {
+      sim.enqueue({ id: "held", input: jobs.held.input });
+      await unlessExited(
+        proc,
+        sim.waitFor(() =>
+          sim.pings.some((p) => p.jobIds.includes("held")) &&
+          chunksOf("held").length === jobs.held!.chunks.length
+        ),
+        "a ping listing the held job, and its chunks",
+      );
+      sim.stop("held");
+      await unlessExited(
+        proc,
+        sim.waitFor(() => sim.report().jobs.find((j) => j.id === "held")?.stopped === true),
+        "the stop signal's delivery",
+      );
+    } else {
+      await unlessExited(proc, sim.waitForPings(2), "two pings");
+    }
     const pingsBefore = sim.pings.length;
     proc.kill("SIGTERM");
     const done = await within(proc.exited, "the worker to exit after SIGTERM", 60_000);
@@ -143,16 +167,19 @@ export async function assertPullWorker(
 
     const report = sim.report();
     const quick = record(report.jobs, "quick");
-    assert.deepEqual(quick.chunks, ["streamed", "words"], detail);
+    assert.deepEqual(quick.chunks, jobs.quick.chunks, detail);
     assert.equal(quick.results.length, 1);
-    assert.deepEqual(quick.results[0]!.body, { output: ["streamed", "words"] });
+    assert.deepEqual(quick.results[0]!.body, { output: jobs.quick.chunks });
     assert.equal(quick.results[0]!.isStream, true);
-    const held = record(report.jobs, "held");
-    assert.deepEqual(held.chunks, ["first"]);
-    assert.equal(held.results.length, 0, "a stopped job gets no result");
+    if (jobs.held) {
+      const held = record(report.jobs, "held");
+      assert.deepEqual(held.chunks, jobs.held.chunks);
+      assert.equal(held.results.length, 0, "a stopped job gets no result");
+    }
     assert.deepEqual(report.lost, []);
     assert.deepEqual(report.duplicated, []);
 
+    assert.ok(sim.pings.length > 0, `no ping arrived${detail}`);
     assert.ok(sim.pings.every((p) => p.workerId === "pod-consumer"));
     assert.ok(sim.pings.length > pingsBefore, `no last ping on shutdown${detail}`);
     assert.deepEqual(sim.pings.at(-1)!.jobIds, [], "the last ping lists no job");
