@@ -17,7 +17,8 @@ test("exports: the version is the same in package.json, deno.json and EDGEPOD_VE
   assert.equal(pkg.version, EDGEPOD_VERSION);
   assert.equal(deno.version, EDGEPOD_VERSION);
   assert.equal(pkg.name, "edgepod");
-  assert.equal(deno.name, "edgepod");
+  // JSR names are scoped.
+  assert.equal(deno.name, "@edgepod/edgepod");
 });
 
 test("exports: package.json exports compiled dist/ for the subpaths deno.json (JSR) exports as .ts", () => {
