@@ -7,7 +7,6 @@
 
 import { readFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
-import { serve } from "@hono/node-server";
 import type { StartOptions } from "../src/config.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
 import { startWorker } from "../src/start_worker.ts";
@@ -45,8 +44,11 @@ export const runtime: Runtime = {
     return () => void process.off(signal, listener);
   },
   exit: (code) => process.exit(code),
-  serve(fetch, options = {}) {
-    return new Promise<Server>((resolve) => {
+  // @hono/node-server is loaded on first use: the pull worker and local test mode never serve,
+  // and importing it costs Node about as much as the rest of edgepod (see BENCHMARKS.md).
+  async serve(fetch, options = {}) {
+    const { serve } = await import("@hono/node-server");
+    return await new Promise<Server>((resolve) => {
       const server = serve(
         { fetch, hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 },
         (info) =>

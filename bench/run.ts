@@ -10,13 +10,14 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { type BenchContext, errorMessage, SIM_CPU } from "./_context.ts";
 import { runColdStart } from "./run_cold_start.ts";
+import { keepPackageSection } from "./run_cold_start_package.ts";
 import { runMemory } from "./run_memory.ts";
 import { findings } from "./_findings.ts";
 import { runPingGap } from "./run_ping_gap.ts";
@@ -304,7 +305,9 @@ async function main(): Promise<number> {
     cleanup();
   }
   results.seconds = (epochNow() - started) / 1000;
-  writeFileSync(out, renderReport(results));
+  // The package cold-start section (npm run bench:package) is carried over, not re-measured.
+  const previous = existsSync(out) ? readFileSync(out, "utf8") : "";
+  writeFileSync(out, keepPackageSection(previous, renderReport(results)));
   console.log(
     `Wrote ${out} (${results.seconds.toFixed(0)} s, ${results.failures.length} failures)`,
   );
