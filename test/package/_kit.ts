@@ -50,6 +50,8 @@ export interface Running {
   readonly stderr: string;
   /** Resolves when it exits. */
   readonly exited: Promise<Done>;
+  /** Resolves once stdout has a line matching `pattern`. */
+  waitForLine(pattern: RegExp): Promise<string>;
   /** Sends a signal to this process (by its pid). */
   kill(signal?: NodeJS.Signals): void;
 }
@@ -87,7 +89,15 @@ export function startProcess(argv: string[], options: RunOptions): Running {
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk) => void (stdout += chunk));
+  const watchers: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const match = (pattern: RegExp) => stdout.split("\n").find((line) => pattern.test(line));
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+    for (let i = watchers.length - 1; i >= 0; i--) {
+      const line = match(watchers[i]!.pattern);
+      if (line !== undefined) watchers.splice(i, 1)[0]!.resolve(line);
+    }
+  });
   child.stderr.on("data", (chunk) => void (stderr += chunk));
   const exited = deferred<Done>();
   child.on(
@@ -106,6 +116,13 @@ export function startProcess(argv: string[], options: RunOptions): Running {
       return stderr;
     },
     exited: exited.promise,
+    waitForLine(pattern) {
+      const line = match(pattern);
+      if (line !== undefined) return Promise.resolve(line);
+      const found = deferred<string>();
+      watchers.push({ pattern, resolve: found.resolve });
+      return found.promise;
+    },
     kill(signal = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },

@@ -151,10 +151,12 @@ export async function assertPullWorker(
         "a ping listing the held job, and its chunks",
       );
       sim.stop("held");
+      // The worker's own word that it acted on the stop (a stop still in flight when SIGTERM
+      // aborts the job-stop long-poll would be lost, and the job would wait out the drain).
       await unlessExited(
         proc,
-        sim.waitFor(() => sim.report().jobs.find((j) => j.id === "held")?.stopped === true),
-        "the stop signal's delivery",
+        proc.waitForLine(/held.*Stopping job\./),
+        "the worker stopping the job",
       );
     } else {
       await unlessExited(proc, sim.waitForPings(2), "two pings");
