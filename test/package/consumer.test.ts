@@ -103,6 +103,10 @@ test("consumer: the handler type-checks against the installed .d.ts (tsc)", asyn
   await runOk([join(repoRoot, "node_modules", ".bin", "tsc"), "-p", "."], { cwd: project });
 });
 
+test("consumer: the handler type-checks under Deno against the installed .d.ts (deno check)", async () => {
+  await runOk([BIN.deno, "check", "handler.ts"], { cwd: project, env: { DENO_DIR: denoDir } });
+});
+
 interface Case {
   name: string;
   dir: () => string;
