@@ -2,7 +2,7 @@
  * `npm run bench:package`: cold start measured from the package as users install it, not from the
  * repository. Packs the repository (`npm pack`), installs the tarball into a scratch project, and
  * times each way of running a worker there from just before the spawn to the simulator's first
- * job-take: `bun worker.ts`, a `bun build --compile` binary, `deno run --allow-env
+ * job-take: `bun worker.ts`, `bun build --compile` binaries (with and without `--bytecode`), `deno run --allow-env
  * --allow-net=127.0.0.1 worker.ts`, `node worker.mjs`, and `node --import tsx worker.ts` for
  * reference. The repository's bare `fetch` loops are the floor. Probe runs split each start into
  * the runtime's own boot, importing edgepod, and `start()` to the first take; single-import
@@ -66,7 +66,14 @@ interface Case {
   name: string;
   kind: Kind;
   /** The runtime (for grouping). */
-  runtime: "bun" | "bun binary" | "deno" | "node" | "node (tsx)";
+  runtime:
+    | "bun"
+    | "bun binary"
+    | "bun binary (no bytecode)"
+    | "deno"
+    | "node"
+    | "node (unbundled)"
+    | "node (tsx)";
   argv: (project: string, tmp: string) => string[];
   /** For `import` probes: the module. */
   module?: string;
@@ -102,11 +109,17 @@ const CASES: Case[] = [
     aim: 30,
   },
   {
-    name: "Bun binary: `bun build --compile worker.ts`",
+    name: "Bun binary: `bun build --compile --bytecode --format=esm worker.ts`",
     kind: "worker",
     runtime: "bun binary",
-    argv: (p) => [join(p, "worker-bin")],
+    argv: (p) => [join(p, "worker-bc")],
     aim: 30,
+  },
+  {
+    name: "Bun binary without bytecode: `bun build --compile worker.ts`",
+    kind: "worker",
+    runtime: "bun binary (no bytecode)",
+    argv: (p) => [join(p, "worker-bin")],
   },
   {
     name: "Deno: `deno run --allow-env --allow-net=127.0.0.1 worker.ts`",
@@ -123,6 +136,12 @@ const CASES: Case[] = [
     aim: 150,
   },
   {
+    name: "diagnostic: Node, the repository's unbundled `dist/adapters/auto.js`",
+    kind: "worker",
+    runtime: "node (unbundled)",
+    argv: () => [EXECUTABLES.node, "worker_unbundled.mjs"],
+  },
+  {
     name: "Node + tsx: `node --import tsx worker.ts`",
     kind: "worker",
     runtime: "node (tsx)",
@@ -133,7 +152,7 @@ const CASES: Case[] = [
     name: "bun binary probe",
     kind: "probe",
     runtime: "bun binary",
-    argv: (p) => [join(p, "probe-bin")],
+    argv: (p) => [join(p, "probe-bc")],
   },
   { name: "deno probe", kind: "probe", runtime: "deno", argv: deno("probe.ts") },
   {
@@ -212,13 +231,20 @@ function installProject(tmp: string): { project: string; tarballBytes: number } 
   ], project);
   writeFileSync(join(project, "worker.ts"), WORKER_TS);
   writeFileSync(join(project, "worker.mjs"), WORKER_JS);
+  const unbundled = new URL("../dist/adapters/auto.js", import.meta.url).href;
+  writeFileSync(
+    join(project, "worker_unbundled.mjs"),
+    WORKER_JS.replace('"edgepod"', `"${unbundled}"`),
+  );
   writeFileSync(join(project, "probe.ts"), PROBE);
   writeFileSync(join(project, "probe.mjs"), PROBE);
   for (const module of ["valibot", "hono", "@hono/node-server"]) {
     writeFileSync(join(project, `import_${module.replace(/\W/g, "_")}.mjs`), importProbe(module));
   }
-  for (const [entry, bin] of [["worker.ts", "worker-bin"], ["probe.ts", "probe-bin"]] as const) {
-    sh(EXECUTABLES.bun, ["build", "--compile", entry, "--outfile", bin], project);
+  sh(EXECUTABLES.bun, ["build", "--compile", "worker.ts", "--outfile", "worker-bin"], project);
+  for (const [entry, bin] of [["worker.ts", "worker-bc"], ["probe.ts", "probe-bc"]] as const) {
+    const flags = ["--compile", "--bytecode", "--format=esm"];
+    sh(EXECUTABLES.bun, ["build", ...flags, entry, "--outfile", bin], project);
   }
   return { project, tarballBytes: readFileSync(join(tmp, tarball)).length };
 }

@@ -5,11 +5,17 @@
 //   2. tsc -p tsconfig.build.json: JavaScript and .d.ts for every runtime.
 //   3. The .d.ts files' relative `.ts` specifiers become `.js` (tsc rewrites them in .js only), so
 //      TypeScript and Deno find the declarations next to the code inside node_modules.
+//   4. dist/bundle/: the four entry points bundled by esbuild from that JavaScript, with shared
+//      chunks (one copy of every class, whichever entry imports it) and each runtime adapter in
+//      its own chunk, loaded only on its runtime. Dependencies stay external. This is what the
+//      package's exports point at: one module instead of ~60 per start, which is most of what
+//      importing edgepod cost Node (BENCHMARKS.md).
 
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { THREAD_SOURCE_FILE, threadSourceModule } from "./thread_source.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -34,6 +40,8 @@ if (check) {
   writeFileSync(file, generated);
 }
 
+// A clean dist/: files of deleted sources must not linger into the package.
+rmSync(join(root, "dist"), { recursive: true, force: true });
 const tsc = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json"], {
   cwd: root,
   stdio: "inherit",
@@ -56,4 +64,22 @@ for (const entry of readdirSync(join(root, "dist"), { recursive: true })) {
     rewritten++;
   }
 }
-console.log(`build: dist/ compiled; ${rewritten} declaration files pointed at .js`);
+await build({
+  absWorkingDir: root,
+  entryPoints: Object.fromEntries(
+    ["auto", "node", "deno", "bun"].map((name) => [name, `dist/adapters/${name}.js`]),
+  ),
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  outdir: "dist/bundle",
+  chunkNames: "chunk-[hash]",
+  external: ["node:*", "valibot", "hono", "hono/*", "@hono/node-server"],
+  legalComments: "none",
+  logLevel: "warning",
+});
+console.log(
+  `build: dist/ compiled, ${rewritten} declaration files pointed at .js, dist/bundle/ bundled`,
+);

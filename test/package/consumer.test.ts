@@ -14,7 +14,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../support/runtime.ts";
 import { BIN, npmInstall, packTarball, runOk } from "./_kit.ts";
@@ -76,10 +76,18 @@ test("consumer: the tarball carries compiled JS and .d.ts for every export, no .
   }
   assert.equal(existsSync(join(installed, "src")), false, "TypeScript sources were packed");
   assert.equal(existsSync(join(installed, "dist", "bench")), false, "the benchmarks were packed");
-  assert.equal(
-    existsSync(join(installed, "dist", "src", "pull", "heartbeat_thread_source.js")),
-    true,
-  );
+  // Only the bundle is code; the rest of dist/ is declarations.
+  const bundle = await readdir(join(installed, "dist", "bundle"));
+  assert.ok(bundle.includes("auto.js") && bundle.every((f) => f.endsWith(".js")), String(bundle));
+  const jsOutside = (await readdir(join(installed, "dist"), { recursive: true }))
+    .map(String).filter((f) => f.endsWith(".js") && !f.startsWith("bundle"));
+  assert.deepEqual(jsOutside, []);
+  let carriesThread = false;
+  for (const file of bundle) {
+    const text = await readFile(join(installed, "dist", "bundle", file), "utf8");
+    if (text.includes("var threadMain = edgepodHeartbeatThread.threadMain")) carriesThread = true;
+  }
+  assert.ok(carriesThread, "the heartbeat thread's source is not in the bundle");
 });
 
 test("consumer: the handler type-checks against the installed .d.ts (tsc)", async () => {
