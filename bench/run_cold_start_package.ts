@@ -321,8 +321,8 @@ function render(rows: Row[], facts: string[]): string {
     "transpile caches, the page cache). The bare loop is the repository's `bench/bare_loop.ts` " +
     "(`dist/` on Node): the runtime's own floor for a first `fetch`.",
     "",
-    "| command | spawn → first take ms, median (min–max) | bare loop ms, median | aim ms | mark |",
-    "| --- | --- | --- | --- | --- |",
+    "| command | spawn → first take ms, median (min–max) | bare loop ms, median (min–max) | edgepod − bare ms | aim ms | mark |",
+    "| --- | --- | --- | --- | --- | --- |",
   ];
   for (const row of rows.filter((r) => r.kind === "worker")) {
     const bare = bareOf(row.runtime);
@@ -334,8 +334,9 @@ function render(rows: Row[], facts: string[]): string {
       : m < row.aim
       ? "✅ pass"
       : "❌ over";
+    const over = bare && row.samples.length ? fmt(m - median(bare.samples)) : "—";
     lines.push(
-      `| ${row.name} | ${cell(row.samples)} | ${bare ? fmt(median(bare.samples)) : "—"} | ${
+      `| ${row.name} | ${cell(row.samples)} | ${bare ? cell(bare.samples) : "—"} | ${over} | ${
         row.aim === undefined ? "—" : `< ${row.aim}`
       } | ${mark} |`,
     );
