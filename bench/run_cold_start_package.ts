@@ -84,6 +84,8 @@ interface Case {
 interface Row extends Case {
   /** Spawn to first take (worker, probe, bare) or to exit (import), ms. */
   samples: number[];
+  /** CPU time of all the process's threads when the first take had arrived, ms. */
+  cpu: number[];
   /** Probe splits, ms: spawn → first line, first line → imported, imported → first take. */
   boot: number[];
   importing: number[];
@@ -263,6 +265,23 @@ function spawnCase(c: Case, project: string, tmp: string, env: Record<string, st
   });
 }
 
+/**
+ * The time on CPU of every live thread of `pid` (`/proc/<pid>/task/<tid>/schedstat`, ns), in ms.
+ * Waiting for a CPU does not count, so on a shared machine this is the steadier figure: with all
+ * threads pinned to one otherwise idle CPU, spawn → first take would be about this long.
+ */
+function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return ns / 1e6;
+}
+
 function probeTimes(proc: BenchProcess): [number, number] {
   const match = /probe ([\d.]+) ([\d.]+)/.exec(readFileSync(proc.stderrPath, "utf8"));
   if (!match) throw new Error(`${proc.label}: no probe line: ${tail(proc.stderrPath)}`);
@@ -282,8 +301,10 @@ async function once(sim: SimClient, row: Row, project: string, tmp: string): Pro
   const proc = spawnCase(row, project, tmp, sim.env({ BARE_CONCURRENCY: "1" }));
   try {
     await unlessExited(proc, sim.wait("takes", 1, { timeoutMs: 20_000 }));
+    const cpu = cpuMs(proc.pid);
     const take = (await sim.data({ dones: 1e12, pings: 1e12 })).takes[0]!;
     row.samples.push(take - proc.spawnedAt);
+    row.cpu.push(cpu);
     if (row.kind === "probe") {
       const [first, imported] = probeTimes(proc);
       row.boot.push(first - proc.spawnedAt);
@@ -319,26 +340,28 @@ function render(rows: Row[], facts: string[]): string {
     "benchmarks above, production environment with the heartbeat) to the arrival of the first " +
     "job-take. Commands run round robin after unmeasured warm-up rounds (Deno's and Bun's " +
     "transpile caches, the page cache). The bare loop is the repository's `bench/bare_loop.ts` " +
-    "(`dist/` on Node): the runtime's own floor for a first `fetch`.",
+    "(`dist/` on Node): the runtime's own floor for a first `fetch`. CPU time is the sum over " +
+    "the process's threads of their time on a CPU (`/proc/<pid>/task/*/schedstat`) when the " +
+    "first take has arrived. It leaves out waiting for a CPU, so on a shared machine it is the " +
+    "steadier figure: all threads are pinned to one CPU, so with that CPU to itself the process " +
+    "would take about that long.",
     "",
-    "| command | spawn → first take ms, median (min–max) | bare loop ms, median (min–max) | edgepod − bare ms | aim ms | mark |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| command | spawn → first take ms, median (min–max) | CPU ms at first take, median | bare loop ms, median (min–max) | bare loop CPU ms | aim ms | by wall time | by CPU time |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
+  const judge = (value: number, aim: number | undefined) =>
+    aim === undefined || Number.isNaN(value) ? "—" : value < aim ? "✅ pass" : "❌ over";
   for (const row of rows.filter((r) => r.kind === "worker")) {
     const bare = bareOf(row.runtime);
-    const m = row.samples.length ? median(row.samples) : NaN;
-    const mark = row.error
-      ? `❌ ${row.error.slice(0, 80)}`
-      : row.aim === undefined
-      ? "—"
-      : m < row.aim
-      ? "✅ pass"
-      : "❌ over";
-    const over = bare && row.samples.length ? fmt(m - median(bare.samples)) : "—";
+    const wall = row.samples.length ? median(row.samples) : NaN;
+    const cpu = row.cpu.length ? median(row.cpu) : NaN;
+    const marks = row.error
+      ? `❌ ${row.error.slice(0, 80)} | —`
+      : `${judge(wall, row.aim)} | ${judge(cpu, row.aim)}`;
     lines.push(
-      `| ${row.name} | ${cell(row.samples)} | ${bare ? cell(bare.samples) : "—"} | ${over} | ${
-        row.aim === undefined ? "—" : `< ${row.aim}`
-      } | ${mark} |`,
+      `| ${row.name} | ${cell(row.samples)} | ${fmt(cpu)} | ${bare ? cell(bare.samples) : "—"} | ${
+        bare?.cpu.length ? fmt(median(bare.cpu)) : "—"
+      } | ${row.aim === undefined ? "—" : `< ${row.aim}`} | ${marks} |`,
     );
   }
   lines.push(
@@ -451,6 +474,7 @@ async function main(): Promise<number> {
     const rows: Row[] = CASES.map((c) => ({
       ...c,
       samples: [],
+      cpu: [],
       boot: [],
       importing: [],
       rest: [],
@@ -468,7 +492,7 @@ async function main(): Promise<number> {
         }
         if (round < warmups) {
           row.samples.length = before;
-          for (const list of [row.boot, row.importing, row.rest]) list.length = before;
+          for (const list of [row.cpu, row.boot, row.importing, row.rest]) list.length = before;
         }
       }
     }
