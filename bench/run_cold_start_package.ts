@@ -346,8 +346,8 @@ function render(rows: Row[], facts: string[]): string {
     "steadier figure: all threads are pinned to one CPU, so with that CPU to itself the process " +
     "would take about that long.",
     "",
-    "| command | spawn → first take ms, median (min–max) | CPU ms at first take, median | bare loop ms, median (min–max) | bare loop CPU ms | aim ms | by wall time | by CPU time |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| command | spawn → first take ms, median (min–max) | CPU ms at first take, median | bare loop ms, median (min–max) | bare loop CPU ms | edgepod − bare ms (wall / CPU) | aim ms | by wall time | by CPU time |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   const judge = (value: number, aim: number | undefined) =>
     aim === undefined || Number.isNaN(value) ? "—" : value < aim ? "✅ pass" : "❌ over";
@@ -361,6 +361,10 @@ function render(rows: Row[], facts: string[]): string {
     lines.push(
       `| ${row.name} | ${cell(row.samples)} | ${fmt(cpu)} | ${bare ? cell(bare.samples) : "—"} | ${
         bare?.cpu.length ? fmt(median(bare.cpu)) : "—"
+      } | ${
+        bare?.cpu.length
+          ? `${fmt(wall - median(bare.samples))} / ${fmt(cpu - median(bare.cpu))}`
+          : "—"
       } | ${row.aim === undefined ? "—" : `< ${row.aim}`} | ${marks} |`,
     );
   }
@@ -399,8 +403,64 @@ function render(rows: Row[], facts: string[]): string {
       } | ${cell(of("@hono/node-server")?.samples ?? [])} |`,
     );
   }
-  lines.push("", PACKAGE_SECTION_END, "");
+  lines.push("", ...reading(rows, find), "", PACKAGE_SECTION_END, "");
   return lines.join("\n");
+}
+
+/** The prose under the tables: what each runtime spends its start-up on, with this run's figures. */
+function reading(
+  rows: Row[],
+  find: (kind: Kind, runtime: string, module?: string) => Row | undefined,
+): string[] {
+  const m = (values: number[] | undefined) => (values?.length ? fmt(median(values)) : "—");
+  const probe = (runtime: string) => find("probe", runtime);
+  const worker = (runtime: string) => find("worker", runtime);
+  const bare = (runtime: string) => find("bare", runtime);
+  const dep = (runtime: string, module: string) => m(find("import", runtime, module)?.samples);
+  const split = (runtime: string) => {
+    const p = probe(runtime);
+    return `boot ${m(p?.boot)}, import ${m(p?.importing)}, start → take ${m(p?.rest)}`;
+  };
+  const gain = (slow: Row | undefined, fast: Row | undefined) =>
+    slow?.samples.length && fast?.samples.length
+      ? fmt(median(slow.samples) - median(fast.samples))
+      : "—";
+  const loaded = rows.find((r) => r.kind === "bare" && r.runtime === "node");
+  return [
+    "What each runtime spends its start-up on (this run's medians, ms):",
+    "",
+    `- **Bun** (${split("bun")}): Bun starts and transpiles \`worker.ts\`; importing edgepod ` +
+    `parses its bundle and valibot (${dep("bun", "valibot")} alone); \`start()\` loads the Bun ` +
+    "adapter, validates the options and sends the first take over a new connection.",
+    `- **Bun binary** (${split("bun binary")}): with \`--bytecode\` the whole bundle is ` +
+    "precompiled and loaded before the entry's first line, so importing edgepod costs nothing " +
+    "then and boot is the executable's start (it carries the Bun runtime). Without " +
+    `\`--bytecode\` the binary parses its embedded source at every start: ${
+      gain(worker("bun binary (no bytecode)"), worker("bun binary"))
+    } ms more here, which is why the Dockerfile uses it.`,
+    `- **Deno** (${split("deno")}): boot is Deno's start, \`worker.ts\` from its transpile ` +
+    "cache and resolving the npm packages in `node_modules`. Most of start → take is the first " +
+    "`fetch` (Deno sets up its HTTP client then): the bare loop, which does nothing but that " +
+    `fetch, takes ${m(bare("deno")?.samples)} ms in all.`,
+    `- **Node** (${split("node")}): boot is nearly all Node's own start-up (the bare loop takes ` +
+    `${m(loaded?.samples)} ms in all). Importing the bundle is one module plus valibot ` +
+    `(${dep("node", "valibot")} alone); the repository's unbundled \`dist/\` (about 60 ` +
+    `modules) took ${gain(worker("node (unbundled)"), worker("node"))} ms more end to end. ` +
+    "start → take loads the Node adapter (`node:http`, `worker_threads`), validates the options " +
+    "and makes the first request. tsx adds its loader and compiles on the fly: " +
+    `${gain(worker("node (tsx)"), worker("node"))} ms more than plain JavaScript.`,
+    `- **Dependencies**: valibot is needed at every start (\`src/config.ts\`) and is cheap. Hono ` +
+    `(${dep("bun", "hono")} / ${dep("deno", "hono")} / ${dep("node", "hono")} ms on ` +
+    `Bun / Deno / Node) and \`@hono/node-server\` (${dep("node", "@hono/node-server")} ms on ` +
+    "Node) are not imported in pull or local-test mode: the Node adapter loads " +
+    "`@hono/node-server` in `serve()`, and the HTTP intakes are loaded with `import()` only in " +
+    "their own modes.",
+    "",
+    "The aims are for a quiet machine. When the bare loops themselves run far above their " +
+    "figures in the cold-start section above, the machine was busy and the wall-time marks say " +
+    "more about it than about edgepod; edgepod's overhead over the bare loop, and CPU time, " +
+    "are the figures to compare then.",
+  ];
 }
 
 /**
