@@ -83,6 +83,21 @@ test("exports: the package root exports the documented API", () => {
       "backoffDelay",
       "deferred",
       "EDGEPOD_VERSION",
+      "verifyPushAuth",
+      "pushAuthFromEnv",
+      "hasPushAuth",
+      "hasPushCredentials",
+      "signPushRequest",
+      "parseSubmission",
+      "readBodyLimited",
+      "timingSafeEqual",
+      "JobWorker",
+      "WorkerBusyError",
+      "WorkerDrainingError",
+      "jobStatus",
+      "statusBody",
+      "ResultStore",
+      "ObservationWindow",
     ]
   ) {
     assert.ok(name in root, `missing export ${name}`);

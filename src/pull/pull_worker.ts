@@ -6,28 +6,18 @@
  */
 
 import { backoffDelay } from "../async/backoff.ts";
-import { deferred } from "../async/deferred.ts";
 import { delay } from "../async/delay.ts";
-import { ConcurrencyGate, type Permit } from "../concurrency_gate.ts";
-import { JobStoppedError, WorkerShutdownError } from "../errors.ts";
-import { abortedJob, type ExecutedJob, executeJob } from "../execute_job.ts";
-import type { WorkerSetup } from "../start_worker.ts";
+import type { Permit } from "../concurrency_gate.ts";
+import { JobStoppedError } from "../errors.ts";
 import type { Job } from "../types.ts";
+import { JobWorker } from "../worker/job_worker.ts";
+import type { WorkerSetup } from "../worker/worker_setup.ts";
 import { runFitnessChecks } from "./fitness_checks.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { JobChannel } from "./job_channel.ts";
 import { RunPodClient } from "./runpod_client.ts";
 import { readRunPodEnv, type RunPodEnv } from "./runpod_env.ts";
 import { TakeLoop } from "./take_loop.ts";
-
-/** After the drain deadline, how long aborted jobs' results may take to post. */
-const REPORT_GRACE_MS = 5000;
-
-interface RunningJob {
-  /** Aborts the job: its signal aborts and it is settled at once, handler or not. */
-  abort(reason: unknown): void;
-  done: Promise<void>;
-}
 
 /**
  * Runs the production pull worker until it is told to stop (SIGTERM/SIGINT, or after a job with
@@ -43,19 +33,16 @@ interface RunningJob {
  * ```
  */
 export async function runPullWorker(setup: WorkerSetup): Promise<number> {
-  return await new PullWorker(setup).run();
+  return await new PullIntake(setup).run();
 }
 
-class PullWorker {
+/** The RunPod pull protocol over the shared worker: take, post, ping, obey job-stop. */
+class PullIntake {
   readonly #setup: WorkerSetup;
   readonly #env: RunPodEnv;
   readonly #client: RunPodClient;
-  readonly #gate: ConcurrencyGate;
-  readonly #running = new Map<string, RunningJob>();
-  readonly #shutdown = new AbortController();
-  readonly #stopped = deferred<void>();
+  readonly #worker: JobWorker;
   #heartbeat?: Heartbeat;
-  #reason = "";
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
@@ -68,19 +55,13 @@ class PullWorker {
       info,
       integration: runtime.env("RUNPOD_UA_INTEGRATION"),
     });
-    this.#gate = new ConcurrencyGate({
-      limit: 1,
-      maxLimit: config.maxConcurrency,
-      modifier: config.concurrencyModifier,
-      logger,
-    });
+    this.#worker = new JobWorker({ config, logger, info });
   }
 
   async run(): Promise<number> {
-    const { runtime, logger, config, info } = this.#setup;
-    const removers = (["SIGTERM", "SIGINT"] as const).map((signal) =>
-      runtime.onSignal(signal, () => this.#stop(`${signal} received`))
-    );
+    const { runtime, logger, info } = this.#setup;
+    const worker = this.#worker;
+    const unlisten = worker.listen((signal, listener) => runtime.onSignal(signal, listener));
     try {
       // Checks before the heartbeat (as the Python SDK): a failing worker must never have sent a
       // healthy ping, before or after its unhealthy report.
@@ -103,18 +84,15 @@ class PullWorker {
         intervalMs: this.#env.pingIntervalMs,
         version: info.version,
       });
-      await this.#gate.refresh();
-      const poll = config.concurrencyModifier
-        ? setInterval(() => void this.#gate.refresh(), config.concurrencyPollMs)
-        : undefined;
-      logger.info(`Worker ${info.workerId} ready: taking jobs, concurrency ${this.#gate.limit}.`);
+      const limit = await worker.start();
+      logger.info(`Worker ${info.workerId} ready: taking jobs, concurrency ${limit}.`);
       const take = new TakeLoop({
         client: this.#client,
-        gate: this.#gate,
+        gate: worker.gate,
         logger,
-        signal: this.#shutdown.signal,
-        inProgress: () => this.#running.size > 0,
-        isRunning: (id) => this.#running.has(id),
+        signal: worker.signal,
+        inProgress: () => worker.size > 0,
+        isRunning: (id) => worker.has(id),
         accept: (jobs) => this.#accept(jobs),
         reject: (id, reason) => this.#rejectJob(id, reason),
       }).run();
@@ -122,17 +100,16 @@ class PullWorker {
       // would otherwise delay that take. Jobs taken meanwhile are already in the mirror.
       this.#heartbeat?.start();
       const stops = this.#stopLoop();
-      await this.#stopped.promise;
-      clearInterval(poll);
+      await worker.stopped;
       await Promise.all([take, stops]);
-      const clean = await this.#drain();
+      const clean = await worker.drain();
       await this.#heartbeat?.stop();
       logger.info(
         clean ? "Worker stopped cleanly." : "Worker stopped; unfinished jobs were reported FAILED.",
       );
       return clean ? 0 : 1;
     } finally {
-      for (const remove of removers) remove();
+      unlisten();
     }
   }
 
@@ -142,71 +119,32 @@ class PullWorker {
     // Before any handler runs: a handler that blocks at once must still be listed in pings.
     this.#heartbeat?.flush();
     for (const { job, permit } of jobs) this.#start(job, permit);
-    this.#setup.logger.debug(`Jobs in progress: ${this.#running.size}`);
+    this.#setup.logger.debug(`Jobs in progress: ${this.#worker.size}`);
   }
 
   #start(job: Job, permit: Permit | undefined): void {
-    const { config, logger, info } = this.#setup;
-    const controller = new AbortController();
-    // This worker is the only one aborting its jobs, so it settles them itself through a
-    // per-job promise instead of executeJob racing each handler against an abort listener.
-    const aborted = deferred<ExecutedJob>();
-    const abort = (reason: unknown) => {
-      controller.abort(reason);
-      aborted.resolve(abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker }));
-    };
-    const log = logger.forJob(job);
+    const { config, logger } = this.#setup;
     const channel = new JobChannel({
       client: this.#client,
       jobId: job.id,
-      log,
+      log: logger.forJob(job),
       bufferSize: config.streamBufferSize,
       batch: config.streamBatch,
       maxBytes: config.maxResultBytes,
     });
-    const run = async () => {
-      let held = permit;
-      try {
-        held ??= await this.#gate.acquire({ signal: controller.signal });
-        const done = await Promise.race([
-          aborted.promise,
-          executeJob(job, {
-            settleOnAbort: false,
-            handler: config.handler,
-            info,
-            logger,
-            signal: controller.signal,
-            timeoutMs: config.executionTimeoutMs,
-            inputSchema: config.inputSchema,
-            aggregate: config.returnAggregateStream,
-            refreshWorker: config.refreshWorker,
-            sink: () => channel.sink(),
-            progress: (update) => channel.progress(update),
-            maxResultBytes: config.maxResultBytes,
-          }),
-        ]);
-        if (done.aborted instanceof JobStoppedError) log.info("Job stopped.");
-        else await channel.finish(done);
-      } catch (reason) {
-        // Aborted while waiting for a slot: stopped jobs get nothing, others the same FAILED
-        // result as a job aborted while running.
-        if (reason instanceof JobStoppedError) log.info("Job stopped.");
-        else {
-          await channel.finish(
-            abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker }),
-          );
+    this.#worker.submit(job, {
+      permit,
+      sink: () => channel.sink(),
+      progress: (update) => channel.progress(update),
+      // A stopped job gets no result, as in the Python SDK.
+      deliver: async (outcome) => {
+        try {
+          if (!(outcome.aborted instanceof JobStoppedError)) await channel.finish(outcome);
+        } finally {
+          this.#heartbeat?.remove(job.id);
         }
-      } finally {
-        if (config.refreshWorker) this.#stop("refresh_worker: the job is done");
-        this.#running.delete(job.id);
-        this.#heartbeat?.remove(job.id);
-        held?.release();
-      }
-    };
-    // run() handles every outcome; the catch only keeps a bug there from becoming an unhandled
-    // rejection that would end the process.
-    const done = run().catch((error) => log.error(`Job handling failed: ${String(error)}`));
-    this.#running.set(job.id, { abort, done });
+      },
+    });
   }
 
   /**
@@ -216,19 +154,20 @@ class PullWorker {
   #rejectJob(id: string, reason: string): void {
     const log = this.#setup.logger.forJob({ id });
     log.error(`Malformed job skipped: ${reason}`);
-    if (this.#running.has(id)) return; // the copy of a job that runs: the job gets its result
+    if (this.#worker.has(id)) return; // the copy of a job that runs: the job gets its result
     this.#heartbeat?.add(id);
     const channel = new JobChannel({ client: this.#client, jobId: id, log });
-    const done = channel.finish(failed(new TypeError(`Malformed job: ${reason}`))).then(() => {
-      this.#running.delete(id);
-      this.#heartbeat?.remove(id);
-    });
-    this.#running.set(id, { abort: () => {}, done });
+    this.#worker.track(
+      id,
+      channel.finish(failed(new TypeError(`Malformed job: ${reason}`))).finally(() =>
+        this.#heartbeat?.remove(id)
+      ),
+    );
   }
 
   async #stopLoop(): Promise<void> {
     const { logger } = this.#setup;
-    const signal = this.#shutdown.signal;
+    const signal = this.#worker.signal;
     if (!this.#env.stopUrl) return;
     let failures = 0;
     while (!signal.aborted) {
@@ -242,11 +181,10 @@ class PullWorker {
             logger.warn(`Ignored ${outcome.ignored} job-stop ids that were not strings`);
           }
           for (const id of outcome.ids) {
-            const job = this.#running.get(id);
-            if (!job) logger.debug(`No in-progress job for ${id}`);
+            if (!this.#worker.has(id)) logger.debug(`No in-progress job for ${id}`);
             else {
               logger.info("Stopping job.", id);
-              job.abort(new JobStoppedError(id));
+              this.#worker.cancel(id, new JobStoppedError(id));
             }
           }
         } else if (outcome.kind === "none") {
@@ -264,59 +202,6 @@ class PullWorker {
         return; // aborted by shutdown
       }
     }
-  }
-
-  /** Begins shutdown once: stop taking (aborting long-polls); a second signal skips the drain. */
-  #stop(reason: string): void {
-    if (this.#shutdown.signal.aborted) {
-      if (reason.endsWith("received")) this.#abortAll(`${reason} again`);
-      return;
-    }
-    this.#reason = reason;
-    this.#setup.logger.info(
-      `Shutting down (${reason}): taking no new jobs, ${this.#running.size} running.`,
-    );
-    this.#shutdown.abort(new WorkerShutdownError(reason));
-    this.#stopped.resolve();
-  }
-
-  async #drain(): Promise<boolean> {
-    const { config, logger } = this.#setup;
-    const all = () => Promise.all([...this.#running.values()].map((job) => job.done));
-    if (this.#running.size === 0) return true;
-    logger.info(
-      `Waiting up to ${config.drainTimeoutMs} ms for ${this.#running.size} jobs to finish.`,
-    );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const clean = await Promise.race([
-      all().then(() => true),
-      new Promise<false>((
-        resolve,
-      ) => (timer = setTimeout(() => resolve(false), config.drainTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (clean) return true;
-    this.#abortAll(`the ${config.drainTimeoutMs} ms drain deadline passed`);
-    // Aborted jobs post their FAILED results now; posts already in flight may be retrying.
-    // Give them a fixed grace, so the process always exits within drainTimeoutMs + 5 s.
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, REPORT_GRACE_MS)));
-    await Promise.race([all(), grace]);
-    clearTimeout(timer);
-    if (this.#running.size > 0) {
-      logger.error(
-        `${this.#running.size} results could not be delivered within the ${REPORT_GRACE_MS} ms grace after the drain deadline`,
-      );
-    }
-    return false;
-  }
-
-  #abortAll(why: string): void {
-    if (this.#running.size === 0) return;
-    this.#setup.logger.warn(`Aborting ${this.#running.size} running jobs: ${why}.`);
-    const error = new WorkerShutdownError(
-      `The worker shut down (${this.#reason}) before the job finished: ${why}`,
-    );
-    for (const job of this.#running.values()) job.abort(error);
   }
 }
 
