@@ -5,7 +5,7 @@
 //   2. tsc -p tsconfig.build.json: JavaScript and .d.ts for every runtime.
 //   3. The .d.ts files' relative `.ts` specifiers become `.js` (tsc rewrites them in .js only), so
 //      TypeScript and Deno find the declarations next to the code inside node_modules.
-//   4. dist/bundle/: the four entry points bundled by esbuild from that JavaScript, with shared
+//   4. dist/bundle/: the entry points (deno.json's exports) bundled by esbuild from that JavaScript, with shared
 //      chunks (one copy of every class, whichever entry imports it) and each runtime adapter in
 //      its own chunk, loaded only on its runtime. Dependencies stay external. This is what the
 //      package's exports point at: one module instead of ~60 per start, which is most of what
@@ -66,8 +66,12 @@ for (const entry of readdirSync(join(root, "dist"), { recursive: true })) {
 }
 await build({
   absWorkingDir: root,
+  // One bundle per deno.json export: "." is auto.js, "./node" node.js, and so on; package.json's
+  // exports point at them (test/exports.test.ts checks the two agree).
   entryPoints: Object.fromEntries(
-    ["auto", "node", "deno", "bun"].map((name) => [name, `dist/adapters/${name}.js`]),
+    Object.entries(JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).exports).map((
+      [subpath, source],
+    ) => [subpath === "." ? "auto" : subpath.slice(2), `dist/${source.slice(2, -3)}.js`]),
   ),
   bundle: true,
   splitting: true,

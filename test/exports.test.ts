@@ -27,10 +27,11 @@ test("exports: package.json exports compiled dist/ for the subpaths deno.json (J
   assert.deepEqual(subpaths, Object.keys(deno.exports));
   for (const key of subpaths) {
     const source = deno.exports[key] as string;
-    const types = source.replace("./adapters/", "./dist/adapters/").replace(/\.ts$/, ".d.ts");
-    const js = source.replace("./adapters/", "./dist/bundle/").replace(/\.ts$/, ".js");
+    const types = `./dist/${source.slice(2).replace(/\.ts$/, ".d.ts")}`;
+    const js = `./dist/bundle/${key === "." ? "auto" : key.slice(2)}.js`;
     // Every runtime gets the same compiled, bundled code: Deno refuses to type-strip under
-    // node_modules, and one module loads faster than sixty.
+    // node_modules, and one module loads faster than sixty. scripts/build.mjs bundles one entry
+    // per deno.json export.
     assert.deepEqual(pkg.exports[key], { types, default: js });
   }
   assert.ok((pkg.files as string[]).includes("dist/bundle"));

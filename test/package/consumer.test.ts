@@ -115,6 +115,35 @@ test("consumer: the handler type-checks under Deno against the installed .d.ts (
   await runOk([BIN.deno, "check", "handler.ts"], { cwd: project, env: { DENO_DIR: denoDir } });
 });
 
+/** `edgepod/push` in memory: a job posted to the push app's `fetch` is answered with its result. */
+const PUSH_CHECK = `import { createPushApp } from "edgepod/push";
+const app = createPushApp({ handler: (job) => ({ doubled: job.input * 2 }) });
+const res = await app.fetch(new Request("http://127.0.0.1/jobs", {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ id: "j-1", input: 21 }),
+}));
+console.log(\`push \${res.status} \${await res.text()}\`);
+`;
+
+test("consumer: edgepod/push answers a job from the installed package on Node, Bun and Deno", async () => {
+  await writeFile(join(project, "push_check.mjs"), PUSH_CHECK);
+  for (
+    const argv of [
+      [BIN.node, "push_check.mjs"],
+      [BIN.bun, "push_check.mjs"],
+      [BIN.deno, "run", "--allow-env", "push_check.mjs"],
+    ]
+  ) {
+    const done = await runOk(argv, { cwd: project, env: { DENO_DIR: denoDir } });
+    assert.match(
+      done.stdout,
+      /^push 200 .*"status":"COMPLETED".*"output":\{"doubled":42\}/m,
+      argv[0],
+    );
+  }
+});
+
 interface Case {
   name: string;
   dir: () => string;
