@@ -64,6 +64,12 @@ export interface StartOptions {
   streamBatch?: boolean | StreamBatchOptions;
   /** The largest result body posted, in bytes; larger ones become a FAILED result. @default 20 MB */
   maxResultBytes?: number;
+  /**
+   * The longest wait between two attempts to deliver a result, stream chunk or progress update
+   * while RunPod's job-done or job-stream fails, in ms (a `Retry-After` may ask for longer).
+   * Posts are retried until delivered, with jittered back-off up to this. @default 10000
+   */
+  deliveryRetryMaxDelayMs?: number;
 }
 
 /** The validated, normalised configuration. */
@@ -92,6 +98,8 @@ export interface WorkerConfig {
   streamBatch?: Required<StreamBatchOptions>;
   /** See {@linkcode StartOptions.maxResultBytes}. */
   maxResultBytes: number;
+  /** See {@linkcode StartOptions.deliveryRetryMaxDelayMs}. */
+  deliveryRetryMaxDelayMs: number;
 }
 
 const ALIASES = {
@@ -128,6 +136,7 @@ const SCHEMA = v.strictObject({
     v.strictObject({ maxChunks: v.optional(int(1)), merge: v.optional(fn) }),
   ], "a boolean or { maxChunks?, merge? }")),
   maxResultBytes: v.optional(int(1)),
+  deliveryRetryMaxDelayMs: v.optional(int(1)),
 }, "an object");
 
 /**
@@ -183,6 +192,7 @@ export function parseConfig(input: unknown): WorkerConfig {
       }
       : undefined,
     maxResultBytes: (raw.maxResultBytes as number | undefined) ?? 20 * 1024 * 1024,
+    deliveryRetryMaxDelayMs: (raw.deliveryRetryMaxDelayMs as number | undefined) ?? 10_000,
   };
 }
 

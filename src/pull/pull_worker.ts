@@ -27,6 +27,8 @@ interface RunningJob {
   /** Aborts the job: its signal aborts and it is settled at once, handler or not. */
   abort(reason: unknown): void;
   done: Promise<void>;
+  /** Issue 11: the handler is done and its result is being delivered (nothing to abort). */
+  delivering?: boolean;
 }
 
 /**
@@ -34,8 +36,8 @@ interface RunningJob {
  * `refreshWorker`).
  *
  * @param setup The validated configuration, runtime, logger and identity.
- * @returns The exit code: 0 after a clean drain, 1 when jobs had to be aborted or a fitness
- * check failed.
+ * @returns The exit code: 0 after a clean drain with every result delivered, 1 when jobs had
+ * to be aborted, a result could not be delivered, or a fitness check failed.
  *
  * @example
  * ```ts ignore
@@ -54,6 +56,12 @@ class PullWorker {
   readonly #running = new Map<string, RunningJob>();
   readonly #shutdown = new AbortController();
   readonly #stopped = deferred<void>();
+  // --- Issue 11 (outage-proof delivery), to port onto the shared worker: posts are retried
+  // until delivered; this signal stops them at the drain deadline plus REPORT_GRACE_MS, and
+  // every result not delivered by then is logged by job id and makes the exit code 1.
+  readonly #delivery = new AbortController();
+  readonly #undelivered = new Set<string>();
+  // ---
   #heartbeat?: Heartbeat;
   #reason = "";
 
@@ -67,6 +75,8 @@ class PullWorker {
       env: this.#env,
       info,
       integration: runtime.env("RUNPOD_UA_INTEGRATION"),
+      logger, // issue 11: outage lines
+      retry: { maxDelay: config.deliveryRetryMaxDelayMs }, // issue 11
     });
     this.#gate = new ConcurrencyGate({
       limit: 1,
@@ -127,10 +137,16 @@ class PullWorker {
       await Promise.all([take, stops]);
       const clean = await this.#drain();
       await this.#heartbeat?.stop();
+      // Issue 11: "stopped cleanly" and exit 0 mean that every result was delivered.
+      const undelivered = this.#reportUndelivered();
       logger.info(
-        clean ? "Worker stopped cleanly." : "Worker stopped; unfinished jobs were reported FAILED.",
+        undelivered > 0
+          ? `Worker stopped; ${undelivered} results were not delivered.`
+          : clean
+          ? "Worker stopped cleanly."
+          : "Worker stopped; unfinished jobs were reported FAILED.",
       );
-      return clean ? 0 : 1;
+      return clean && undelivered === 0 ? 0 : 1;
     } finally {
       for (const remove of removers) remove();
     }
@@ -163,6 +179,7 @@ class PullWorker {
       bufferSize: config.streamBufferSize,
       batch: config.streamBatch,
       maxBytes: config.maxResultBytes,
+      signal: this.#delivery.signal, // issue 11
     });
     const run = async () => {
       let held = permit;
@@ -186,15 +203,14 @@ class PullWorker {
           }),
         ]);
         if (done.aborted instanceof JobStoppedError) log.info("Job stopped.");
-        else await channel.finish(done);
+        else await this.#deliver(job.id, channel, done); // issue 11
       } catch (reason) {
         // Aborted while waiting for a slot: stopped jobs get nothing, others the same FAILED
         // result as a job aborted while running.
         if (reason instanceof JobStoppedError) log.info("Job stopped.");
         else {
-          await channel.finish(
-            abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker }),
-          );
+          const done = abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker });
+          await this.#deliver(job.id, channel, done); // issue 11
         }
       } finally {
         if (config.refreshWorker) this.#stop("refresh_worker: the job is done");
@@ -218,12 +234,18 @@ class PullWorker {
     log.error(`Malformed job skipped: ${reason}`);
     if (this.#running.has(id)) return; // the copy of a job that runs: the job gets its result
     this.#heartbeat?.add(id);
-    const channel = new JobChannel({ client: this.#client, jobId: id, log });
-    const done = channel.finish(failed(new TypeError(`Malformed job: ${reason}`))).then(() => {
+    const channel = new JobChannel({
+      client: this.#client,
+      jobId: id,
+      log,
+      signal: this.#delivery.signal, // issue 11
+    });
+    const result = failed(new TypeError(`Malformed job: ${reason}`));
+    const done = this.#deliver(id, channel, result).then(() => {
       this.#running.delete(id);
       this.#heartbeat?.remove(id);
     });
-    this.#running.set(id, { abort: () => {}, done });
+    this.#running.set(id, { abort: () => {}, done, delivering: true });
   }
 
   async #stopLoop(): Promise<void> {
@@ -280,6 +302,27 @@ class PullWorker {
     this.#stopped.resolve();
   }
 
+  /** Issue 11: posts a job's final result and remembers it when it was not delivered. */
+  async #deliver(id: string, channel: JobChannel, done: ExecutedJob): Promise<void> {
+    const entry = this.#running.get(id);
+    if (entry) entry.delivering = true;
+    if (!(await channel.finish(done))) this.#undelivered.add(id);
+  }
+
+  /** Issue 11: logs every result not delivered (with its job id); returns how many. */
+  #reportUndelivered(): number {
+    for (const id of this.#running.keys()) this.#undelivered.add(id);
+    const ids = [...this.#undelivered];
+    if (ids.length > 0) {
+      this.#setup.logger.error(
+        `${ids.length} results were not delivered to RunPod (the jobs will time out there): ${
+          ids.join(", ")
+        }`,
+      );
+    }
+    return ids.length;
+  }
+
   async #drain(): Promise<boolean> {
     const { config, logger } = this.#setup;
     const all = () => Promise.all([...this.#running.values()].map((job) => job.done));
@@ -296,27 +339,39 @@ class PullWorker {
     ]);
     clearTimeout(timer);
     if (clean) return true;
-    this.#abortAll(`the ${config.drainTimeoutMs} ms drain deadline passed`);
+    const aborted = this.#abortAll(`the ${config.drainTimeoutMs} ms drain deadline passed`);
     // Aborted jobs post their FAILED results now; posts already in flight may be retrying.
     // Give them a fixed grace, so the process always exits within drainTimeoutMs + 5 s.
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, REPORT_GRACE_MS)));
     await Promise.race([all(), grace]);
     clearTimeout(timer);
     if (this.#running.size > 0) {
-      logger.error(
-        `${this.#running.size} results could not be delivered within the ${REPORT_GRACE_MS} ms grace after the drain deadline`,
+      // Issue 11: stop every retry now; the channels log what they could not deliver.
+      this.#delivery.abort(
+        new WorkerShutdownError(`the ${REPORT_GRACE_MS} ms grace after the drain deadline passed`),
       );
+      const settled = new Promise<void>((resolve) => (timer = setTimeout(resolve, 250)));
+      await Promise.race([all(), settled]);
+      clearTimeout(timer);
     }
-    return false;
+    return aborted === 0;
   }
 
-  #abortAll(why: string): void {
-    if (this.#running.size === 0) return;
-    this.#setup.logger.warn(`Aborting ${this.#running.size} running jobs: ${why}.`);
+  /** Aborts the jobs still running (not those delivering a result); returns how many. */
+  #abortAll(why: string): number {
+    const running = [...this.#running.values()].filter((job) => !job.delivering);
+    const waiting = this.#running.size - running.length;
+    if (this.#running.size === 0) return 0;
+    this.#setup.logger.warn(
+      `Aborting ${running.length} running jobs: ${why}.${
+        waiting > 0 ? ` ${waiting} results are still waiting to be delivered.` : ""
+      }`,
+    );
     const error = new WorkerShutdownError(
       `The worker shut down (${this.#reason}) before the job finished: ${why}`,
     );
-    for (const job of this.#running.values()) job.abort(error);
+    for (const job of running) job.abort(error);
+    return running.length;
   }
 }
 
