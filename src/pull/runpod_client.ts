@@ -494,9 +494,10 @@ function raced<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise
   if (signal === undefined) return promise;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
+    // The abandoned attempt's late outcome is ignored (it is always handled here).
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    if (signal.aborted) onAbort();
   });
 }
 
