@@ -71,7 +71,15 @@ export const runtime: Runtime = {
     return Promise.resolve<Server>({
       hostname: server.hostname,
       port: server.port,
-      close: async () => void await server.stop(true),
+      close: async ({ graceMs = 0 } = {}) => {
+        if (graceMs > 0) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const grace = new Promise<void>((done) => (timer = setTimeout(done, graceMs)));
+          await Promise.race([server.stop(false), grace]);
+          clearTimeout(timer);
+        }
+        await server.stop(true);
+      },
     });
   },
   startThread(moduleUrl, data): ThreadHandle {

@@ -96,6 +96,7 @@ export const runtime: Runtime = {
             resolve({
               hostname: server.addr.hostname,
               port: server.addr.port,
+              // shutdown() lets responses in flight finish; Deno has no forced close.
               close: () => server.shutdown(),
             })
           ),

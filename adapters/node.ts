@@ -54,10 +54,19 @@ export const runtime: Runtime = {
           resolve({
             hostname: info.address,
             port: info.port,
-            close: () =>
+            close: ({ graceMs = 0 } = {}) =>
               new Promise<void>((done) => {
-                (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-                server.close(() => done());
+                const http = server as {
+                  closeAllConnections?: () => void;
+                  closeIdleConnections?: () => void;
+                };
+                const timer = setTimeout(() => http.closeAllConnections?.(), graceMs);
+                server.close(() => {
+                  clearTimeout(timer);
+                  done();
+                });
+                http.closeIdleConnections?.();
+                if (graceMs === 0) http.closeAllConnections?.();
               }),
           }),
       );

@@ -18,6 +18,12 @@ export interface CliArgs {
   rpApiConcurrency: number;
   /** `--rp_api_host`. @default "localhost" */
   rpApiHost: string;
+  /** `--push`: serve the HTTP push intake (as `EDGEPOD_MODE=push`). */
+  push: boolean;
+  /** `--host`: the push intake's listen address (else `HOST`). */
+  host?: string;
+  /** `--port`: the push intake's port (else `PORT`). */
+  port?: number;
   /** `--test_input '<json>'`: the local test job, unparsed. */
   testInput?: string;
   /** `--test_output '<json>'`: the expected output of the local test job, unparsed. */
@@ -43,6 +49,9 @@ const FLAGS: Record<string, [key: keyof CliArgs, kind: Kind]> = {
   rp_api_port: ["rpApiPort", "integer"],
   rp_api_concurrency: ["rpApiConcurrency", "integer"],
   rp_api_host: ["rpApiHost", "string"],
+  push: ["push", "boolean"],
+  host: ["host", "string"],
+  port: ["port", "integer"],
   test_input: ["testInput", "string"],
   test_output: ["testOutput", "string"],
 };
@@ -70,6 +79,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCliArgs {
     rpApiPort: 8000,
     rpApiConcurrency: 1,
     rpApiHost: "localhost",
+    push: false,
   };
   const rest: string[] = [];
   const errors: string[] = [];

@@ -70,6 +70,38 @@ export interface StartOptions {
    * Posts are retried until delivered, with jittered back-off up to this. @default 10000
    */
   deliveryRetryMaxDelayMs?: number;
+  /**
+   * Push and dev intakes: how many jobs may wait for a slot when every slot is taken; past it a
+   * submission is answered `429` with `Retry-After`. `EDGEPOD_PUSH_QUEUE` overrides it.
+   * @default the concurrency limit in force
+   */
+  queueSize?: number;
+  /** Push mode's settings. */
+  push?: PushOptions;
+}
+
+/** Push mode's settings (`start({ push: { ... } })`). */
+export interface PushOptions {
+  /** The largest request body, in bytes; a larger one is answered `413`. @default 10 MB */
+  maxBodyBytes?: number;
+  /**
+   * How long a finished job's result is kept, so a redelivery of its id gets the stored result
+   * instead of a second run, in ms. @default 600000 (10 minutes)
+   */
+  resultTtlMs?: number;
+  /** How many finished results are kept at most (oldest forgotten first). @default 10000 */
+  maxStoredResults?: number;
+  /**
+   * The HTTP status of a synchronous answer whose job FAILED or TIMED_OUT. `200` (the default)
+   * makes a failure a delivered result, so a poison job is not redelivered forever; a 5xx makes
+   * senders redeliver, and each redelivery then runs the job again. @default 200
+   */
+  failureStatus?: number;
+  /**
+   * Serve without auth on a non-loopback address. Off, such a start is refused; read README's
+   * push security section before turning it on. @default false
+   */
+  dangerouslyAllowUnauthenticated?: boolean;
 }
 
 /** The validated, normalised configuration. */
@@ -100,6 +132,10 @@ export interface WorkerConfig {
   maxResultBytes: number;
   /** See {@linkcode StartOptions.deliveryRetryMaxDelayMs}. */
   deliveryRetryMaxDelayMs: number;
+  /** See {@linkcode StartOptions.queueSize}; `undefined` follows the limit. */
+  queueSize?: number;
+  /** Push settings with their defaults. */
+  push: Required<PushOptions>;
 }
 
 const ALIASES = {
@@ -137,6 +173,17 @@ const SCHEMA = v.strictObject({
   ], "a boolean or { maxChunks?, merge? }")),
   maxResultBytes: v.optional(int(1)),
   deliveryRetryMaxDelayMs: v.optional(int(1)),
+  queueSize: v.optional(int(0)),
+  push: v.optional(v.strictObject({
+    maxBodyBytes: v.optional(int(1)),
+    resultTtlMs: v.optional(int(0)),
+    maxStoredResults: v.optional(int(0)),
+    failureStatus: v.optional(v.union([
+      v.literal(200),
+      v.pipe(int(500), v.maxValue(599, "an HTTP status 500 to 599")),
+    ], "200 or an HTTP status 500 to 599")),
+    dangerouslyAllowUnauthenticated: v.optional(bool),
+  }, "an object")),
 }, "an object");
 
 /**
@@ -193,6 +240,18 @@ export function parseConfig(input: unknown): WorkerConfig {
       : undefined,
     maxResultBytes: (raw.maxResultBytes as number | undefined) ?? 20 * 1024 * 1024,
     deliveryRetryMaxDelayMs: (raw.deliveryRetryMaxDelayMs as number | undefined) ?? 10_000,
+    queueSize: raw.queueSize as number | undefined,
+    push: pushDefaults((raw.push ?? {}) as PushOptions),
+  };
+}
+
+function pushDefaults(push: PushOptions): Required<PushOptions> {
+  return {
+    maxBodyBytes: push.maxBodyBytes ?? 10 * 1024 * 1024,
+    resultTtlMs: push.resultTtlMs ?? 600_000,
+    maxStoredResults: push.maxStoredResults ?? 10_000,
+    failureStatus: push.failureStatus ?? 200,
+    dangerouslyAllowUnauthenticated: push.dangerouslyAllowUnauthenticated ?? false,
   };
 }
 

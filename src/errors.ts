@@ -75,3 +75,49 @@ export class WorkerShutdownError extends Error {
     this.name = "WorkerShutdownError";
   }
 }
+
+/**
+ * A job submitted with queue admission found every slot taken and the wait queue full. Push and
+ * dev intakes answer it with `429` and `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import { WorkerBusyError } from "./errors.ts";
+ * const error = new WorkerBusyError(4, 4);
+ * console.assert(error.name === "WorkerBusyError" && error.limit === 4);
+ * ```
+ */
+export class WorkerBusyError extends Error {
+  /** The concurrency limit in force. */
+  readonly limit: number;
+  /** The wait-queue bound. */
+  readonly queueLimit: number;
+  /**
+   * @param limit The concurrency limit in force.
+   * @param queueLimit The wait-queue bound.
+   */
+  constructor(limit: number, queueLimit: number) {
+    super(`The worker is at capacity: ${limit} running and ${queueLimit} waiting`);
+    this.name = "WorkerBusyError";
+    this.limit = limit;
+    this.queueLimit = queueLimit;
+  }
+}
+
+/**
+ * A job submitted with queue admission while the worker drains for shutdown. Push and dev
+ * intakes answer it with `503` and `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import { WorkerDrainingError } from "./errors.ts";
+ * console.assert(new WorkerDrainingError("SIGTERM received").name === "WorkerDrainingError");
+ * ```
+ */
+export class WorkerDrainingError extends Error {
+  /** @param reason Why the worker is shutting down. */
+  constructor(reason: string) {
+    super(`The worker is shutting down (${reason}) and takes no new jobs`);
+    this.name = "WorkerDrainingError";
+  }
+}

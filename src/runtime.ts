@@ -25,8 +25,11 @@ export interface Server {
   readonly hostname: string;
   /** The bound port (the real one when `0` was asked for). */
   readonly port: number;
-  /** Stops listening and closes open connections. */
-  close(): Promise<void>;
+  /**
+   * Stops listening and closes open connections. With `graceMs`, responses in flight may finish
+   * for up to that long first (idle keep-alive connections close at once).
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** The parent's end of a background thread started by {@linkcode Runtime.startThread}. */

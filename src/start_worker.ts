@@ -11,27 +11,16 @@ import { runLocalTest } from "./local_test.ts";
 import { parseLogLevel } from "./log_level.ts";
 import { runPullWorker } from "./pull/pull_worker.ts";
 import { RunPodLogger } from "./run_pod_logger.ts";
+import type { WorkerSetup } from "./worker/worker_setup.ts";
 import type { Runtime } from "./runtime.ts";
 import { EDGEPOD_VERSION } from "./version.ts";
 
-/** Everything a mode needs to run. */
-export interface WorkerSetup {
-  /** The validated configuration. */
-  config: WorkerConfig;
-  /** The runtime. */
-  runtime: Runtime;
-  /** The logger, configured from flags and environment. */
-  logger: RunPodLogger;
-  /** Who runs jobs. */
-  info: WorkerInfo;
-  /** The command-line flags. */
-  cli: CliArgs;
-}
+export type { WorkerSetup } from "./worker/worker_setup.ts";
 
 /**
  * Starts a worker on `runtime` and exits the process when the mode ends. Modes, first match wins:
  * `--rp_serve_api` (refused with an explanation: the dev API is not part of this version),
- * `RUNPOD_WEBHOOK_GET_JOB` set without `--test_input` (the production pull worker), otherwise
+ * `--push` or `EDGEPOD_MODE=push` (the HTTP push intake), `RUNPOD_WEBHOOK_GET_JOB` set without `--test_input` (the production pull worker), otherwise
  * local test mode. An invalid configuration or flag is logged
  * with what was expected and exits 1.
  *
@@ -84,6 +73,10 @@ export async function startWorker(
         "--rp_serve_api: the local dev API is not part of this edgepod version; use local test mode (--test_input) or the pull worker",
       );
       code = 1;
+    } else if (cli.push || runtime.env("EDGEPOD_MODE") === "push") {
+      // Loaded only in push mode: the pull worker and local test mode never load Hono.
+      const { runPushServer } = await import("./push/run_push_server.ts");
+      code = await runPushServer(setup);
     } else if (runtime.env("RUNPOD_WEBHOOK_GET_JOB") && cli.testInput === undefined) {
       code = await runPullWorker(setup);
     } else {

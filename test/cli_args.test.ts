@@ -8,6 +8,7 @@ const DEFAULTS: CliArgs = {
   rpApiPort: 8000,
   rpApiConcurrency: 1,
   rpApiHost: "localhost",
+  push: false,
 };
 
 /** Parses `argv`, asserting it produced no errors. */

@@ -84,6 +84,14 @@ test("exports: the package root exports the documented API", () => {
       "backoffDelay",
       "deferred",
       "EDGEPOD_VERSION",
+      "verifyPushAuth",
+      "pushAuthFromEnv",
+      "hasPushAuth",
+      "hasPushCredentials",
+      "signPushRequest",
+      "parseSubmission",
+      "readBodyLimited",
+      "timingSafeEqual",
     ]
   ) {
     assert.ok(name in root, `missing export ${name}`);

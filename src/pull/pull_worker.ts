@@ -6,30 +6,19 @@
  */
 
 import { backoffDelay } from "../async/backoff.ts";
-import { deferred } from "../async/deferred.ts";
 import { delay } from "../async/delay.ts";
-import { ConcurrencyGate, type Permit } from "../concurrency_gate.ts";
+import type { Permit } from "../concurrency_gate.ts";
 import { JobStoppedError, WorkerShutdownError } from "../errors.ts";
-import { abortedJob, type ExecutedJob, executeJob } from "../execute_job.ts";
-import type { WorkerSetup } from "../start_worker.ts";
+import type { ExecutedJob } from "../execute_job.ts";
 import type { Job } from "../types.ts";
+import { JobWorker } from "../worker/job_worker.ts";
+import type { WorkerSetup } from "../worker/worker_setup.ts";
 import { runFitnessChecks } from "./fitness_checks.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { JobChannel } from "./job_channel.ts";
 import { RunPodClient } from "./runpod_client.ts";
 import { readRunPodEnv, type RunPodEnv } from "./runpod_env.ts";
 import { TakeLoop } from "./take_loop.ts";
-
-/** After the drain deadline, how long aborted jobs' results may take to post. */
-const REPORT_GRACE_MS = 5000;
-
-interface RunningJob {
-  /** Aborts the job: its signal aborts and it is settled at once, handler or not. */
-  abort(reason: unknown): void;
-  done: Promise<void>;
-  /** Issue 11: the handler is done and its result is being delivered (nothing to abort). */
-  delivering?: boolean;
-}
 
 /**
  * Runs the production pull worker until it is told to stop (SIGTERM/SIGINT, or after a job with
@@ -45,25 +34,24 @@ interface RunningJob {
  * ```
  */
 export async function runPullWorker(setup: WorkerSetup): Promise<number> {
-  return await new PullWorker(setup).run();
+  return await new PullIntake(setup).run();
 }
 
-class PullWorker {
+/** The RunPod pull protocol over the shared worker: take, post, ping, obey job-stop. */
+class PullIntake {
   readonly #setup: WorkerSetup;
   readonly #env: RunPodEnv;
   readonly #client: RunPodClient;
-  readonly #gate: ConcurrencyGate;
-  readonly #running = new Map<string, RunningJob>();
-  readonly #shutdown = new AbortController();
-  readonly #stopped = deferred<void>();
-  // --- Issue 11 (outage-proof delivery), to port onto the shared worker: posts are retried
-  // until delivered; this signal stops them at the drain deadline plus REPORT_GRACE_MS, and
-  // every result not delivered by then is logged by job id and makes the exit code 1.
+  readonly #worker: JobWorker;
+  // --- Issue 11 (outage-proof delivery): posts are retried until delivered; this signal stops
+  // them once the worker's drain (deadline plus REPORT_GRACE_MS) is over, and every result not
+  // delivered by then is logged by job id and makes the exit code 1.
   readonly #delivery = new AbortController();
+  readonly #delivering = new Set<string>();
   readonly #undelivered = new Set<string>();
+  #onDelivered?: () => void;
   // ---
   #heartbeat?: Heartbeat;
-  #reason = "";
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
@@ -75,22 +63,16 @@ class PullWorker {
       env: this.#env,
       info,
       integration: runtime.env("RUNPOD_UA_INTEGRATION"),
-      logger, // issue 11: outage lines
+      logger, // issue 11: the outage lines
       retry: { maxDelay: config.deliveryRetryMaxDelayMs }, // issue 11
     });
-    this.#gate = new ConcurrencyGate({
-      limit: 1,
-      maxLimit: config.maxConcurrency,
-      modifier: config.concurrencyModifier,
-      logger,
-    });
+    this.#worker = new JobWorker({ config, logger, info });
   }
 
   async run(): Promise<number> {
-    const { runtime, logger, config, info } = this.#setup;
-    const removers = (["SIGTERM", "SIGINT"] as const).map((signal) =>
-      runtime.onSignal(signal, () => this.#stop(`${signal} received`))
-    );
+    const { runtime, logger, info } = this.#setup;
+    const worker = this.#worker;
+    const unlisten = worker.listen((signal, listener) => runtime.onSignal(signal, listener));
     try {
       // Checks before the heartbeat (as the Python SDK): a failing worker must never have sent a
       // healthy ping, before or after its unhealthy report.
@@ -113,18 +95,15 @@ class PullWorker {
         intervalMs: this.#env.pingIntervalMs,
         version: info.version,
       });
-      await this.#gate.refresh();
-      const poll = config.concurrencyModifier
-        ? setInterval(() => void this.#gate.refresh(), config.concurrencyPollMs)
-        : undefined;
-      logger.info(`Worker ${info.workerId} ready: taking jobs, concurrency ${this.#gate.limit}.`);
+      const limit = await worker.start();
+      logger.info(`Worker ${info.workerId} ready: taking jobs, concurrency ${limit}.`);
       const take = new TakeLoop({
         client: this.#client,
-        gate: this.#gate,
+        gate: worker.gate,
         logger,
-        signal: this.#shutdown.signal,
-        inProgress: () => this.#running.size > 0,
-        isRunning: (id) => this.#running.has(id),
+        signal: worker.signal,
+        inProgress: () => worker.size > 0,
+        isRunning: (id) => worker.has(id),
         accept: (jobs) => this.#accept(jobs),
         reject: (id, reason) => this.#rejectJob(id, reason),
       }).run();
@@ -132,13 +111,12 @@ class PullWorker {
       // would otherwise delay that take. Jobs taken meanwhile are already in the mirror.
       this.#heartbeat?.start();
       const stops = this.#stopLoop();
-      await this.#stopped.promise;
-      clearInterval(poll);
+      await worker.stopped;
       await Promise.all([take, stops]);
-      const clean = await this.#drain();
+      const clean = await worker.drain();
+      const undelivered = await this.#stopDelivery(); // issue 11
       await this.#heartbeat?.stop();
       // Issue 11: "stopped cleanly" and exit 0 mean that every result was delivered.
-      const undelivered = this.#reportUndelivered();
       logger.info(
         undelivered > 0
           ? `Worker stopped; ${undelivered} results were not delivered.`
@@ -148,7 +126,7 @@ class PullWorker {
       );
       return clean && undelivered === 0 ? 0 : 1;
     } finally {
-      for (const remove of removers) remove();
+      unlisten();
     }
   }
 
@@ -158,71 +136,35 @@ class PullWorker {
     // Before any handler runs: a handler that blocks at once must still be listed in pings.
     this.#heartbeat?.flush();
     for (const { job, permit } of jobs) this.#start(job, permit);
-    this.#setup.logger.debug(`Jobs in progress: ${this.#running.size}`);
+    this.#setup.logger.debug(`Jobs in progress: ${this.#worker.size}`);
   }
 
   #start(job: Job, permit: Permit | undefined): void {
-    const { config, logger, info } = this.#setup;
-    const controller = new AbortController();
-    // This worker is the only one aborting its jobs, so it settles them itself through a
-    // per-job promise instead of executeJob racing each handler against an abort listener.
-    const aborted = deferred<ExecutedJob>();
-    const abort = (reason: unknown) => {
-      controller.abort(reason);
-      aborted.resolve(abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker }));
-    };
-    const log = logger.forJob(job);
+    const { config, logger } = this.#setup;
     const channel = new JobChannel({
       client: this.#client,
       jobId: job.id,
-      log,
+      log: logger.forJob(job),
       bufferSize: config.streamBufferSize,
       batch: config.streamBatch,
       maxBytes: config.maxResultBytes,
       signal: this.#delivery.signal, // issue 11
     });
-    const run = async () => {
-      let held = permit;
-      try {
-        held ??= await this.#gate.acquire({ signal: controller.signal });
-        const done = await Promise.race([
-          aborted.promise,
-          executeJob(job, {
-            settleOnAbort: false,
-            handler: config.handler,
-            info,
-            logger,
-            signal: controller.signal,
-            timeoutMs: config.executionTimeoutMs,
-            inputSchema: config.inputSchema,
-            aggregate: config.returnAggregateStream,
-            refreshWorker: config.refreshWorker,
-            sink: () => channel.sink(),
-            progress: (update) => channel.progress(update),
-            maxResultBytes: config.maxResultBytes,
-          }),
-        ]);
-        if (done.aborted instanceof JobStoppedError) log.info("Job stopped.");
-        else await this.#deliver(job.id, channel, done); // issue 11
-      } catch (reason) {
-        // Aborted while waiting for a slot: stopped jobs get nothing, others the same FAILED
-        // result as a job aborted while running.
-        if (reason instanceof JobStoppedError) log.info("Job stopped.");
-        else {
-          const done = abortedJob(reason, { info, logger, refreshWorker: config.refreshWorker });
-          await this.#deliver(job.id, channel, done); // issue 11
+    this.#worker.submit(job, {
+      permit,
+      sink: () => channel.sink(),
+      progress: (update) => channel.progress(update),
+      // A stopped job gets no result, as in the Python SDK.
+      deliver: async (outcome) => {
+        try {
+          if (!(outcome.aborted instanceof JobStoppedError)) {
+            await this.#deliver(job.id, channel, outcome); // issue 11
+          }
+        } finally {
+          this.#heartbeat?.remove(job.id);
         }
-      } finally {
-        if (config.refreshWorker) this.#stop("refresh_worker: the job is done");
-        this.#running.delete(job.id);
-        this.#heartbeat?.remove(job.id);
-        held?.release();
-      }
-    };
-    // run() handles every outcome; the catch only keeps a bug there from becoming an unhandled
-    // rejection that would end the process.
-    const done = run().catch((error) => log.error(`Job handling failed: ${String(error)}`));
-    this.#running.set(job.id, { abort, done });
+      },
+    });
   }
 
   /**
@@ -232,7 +174,7 @@ class PullWorker {
   #rejectJob(id: string, reason: string): void {
     const log = this.#setup.logger.forJob({ id });
     log.error(`Malformed job skipped: ${reason}`);
-    if (this.#running.has(id)) return; // the copy of a job that runs: the job gets its result
+    if (this.#worker.has(id)) return; // the copy of a job that runs: the job gets its result
     this.#heartbeat?.add(id);
     const channel = new JobChannel({
       client: this.#client,
@@ -240,17 +182,55 @@ class PullWorker {
       log,
       signal: this.#delivery.signal, // issue 11
     });
-    const result = failed(new TypeError(`Malformed job: ${reason}`));
-    const done = this.#deliver(id, channel, result).then(() => {
-      this.#running.delete(id);
-      this.#heartbeat?.remove(id);
-    });
-    this.#running.set(id, { abort: () => {}, done, delivering: true });
+    this.#worker.track(
+      id,
+      this.#deliver(id, channel, failed(new TypeError(`Malformed job: ${reason}`))).finally(() =>
+        this.#heartbeat?.remove(id)
+      ),
+    );
+  }
+
+  /** Issue 11: posts a final result; remembers the job when it was not delivered. */
+  async #deliver(id: string, channel: JobChannel, done: ExecutedJob): Promise<void> {
+    this.#delivering.add(id);
+    try {
+      if (!(await channel.finish(done))) this.#undelivered.add(id);
+    } finally {
+      this.#delivering.delete(id);
+      if (this.#delivering.size === 0) this.#onDelivered?.();
+    }
+  }
+
+  /**
+   * Issue 11: after the drain (its deadline and grace), stops the retries still running, logs
+   * every result not delivered with its job id, and returns how many there were.
+   */
+  async #stopDelivery(): Promise<number> {
+    if (this.#delivering.size > 0) {
+      for (const id of this.#delivering) this.#undelivered.add(id);
+      this.#delivery.abort(new WorkerShutdownError("the drain deadline and its grace passed"));
+      // The channels log each result they give up on; that takes a moment, not a network wait.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 250);
+        this.#onDelivered = resolve;
+      });
+      clearTimeout(timer);
+    }
+    const ids = [...this.#undelivered];
+    if (ids.length > 0) {
+      this.#setup.logger.error(
+        `${ids.length} results were not delivered to RunPod (the jobs will time out there): ${
+          ids.join(", ")
+        }`,
+      );
+    }
+    return ids.length;
   }
 
   async #stopLoop(): Promise<void> {
     const { logger } = this.#setup;
-    const signal = this.#shutdown.signal;
+    const signal = this.#worker.signal;
     if (!this.#env.stopUrl) return;
     let failures = 0;
     while (!signal.aborted) {
@@ -264,11 +244,10 @@ class PullWorker {
             logger.warn(`Ignored ${outcome.ignored} job-stop ids that were not strings`);
           }
           for (const id of outcome.ids) {
-            const job = this.#running.get(id);
-            if (!job) logger.debug(`No in-progress job for ${id}`);
+            if (!this.#worker.has(id)) logger.debug(`No in-progress job for ${id}`);
             else {
               logger.info("Stopping job.", id);
-              job.abort(new JobStoppedError(id));
+              this.#worker.cancel(id, new JobStoppedError(id));
             }
           }
         } else if (outcome.kind === "none") {
@@ -286,92 +265,6 @@ class PullWorker {
         return; // aborted by shutdown
       }
     }
-  }
-
-  /** Begins shutdown once: stop taking (aborting long-polls); a second signal skips the drain. */
-  #stop(reason: string): void {
-    if (this.#shutdown.signal.aborted) {
-      if (reason.endsWith("received")) this.#abortAll(`${reason} again`);
-      return;
-    }
-    this.#reason = reason;
-    this.#setup.logger.info(
-      `Shutting down (${reason}): taking no new jobs, ${this.#running.size} running.`,
-    );
-    this.#shutdown.abort(new WorkerShutdownError(reason));
-    this.#stopped.resolve();
-  }
-
-  /** Issue 11: posts a job's final result and remembers it when it was not delivered. */
-  async #deliver(id: string, channel: JobChannel, done: ExecutedJob): Promise<void> {
-    const entry = this.#running.get(id);
-    if (entry) entry.delivering = true;
-    if (!(await channel.finish(done))) this.#undelivered.add(id);
-  }
-
-  /** Issue 11: logs every result not delivered (with its job id); returns how many. */
-  #reportUndelivered(): number {
-    for (const id of this.#running.keys()) this.#undelivered.add(id);
-    const ids = [...this.#undelivered];
-    if (ids.length > 0) {
-      this.#setup.logger.error(
-        `${ids.length} results were not delivered to RunPod (the jobs will time out there): ${
-          ids.join(", ")
-        }`,
-      );
-    }
-    return ids.length;
-  }
-
-  async #drain(): Promise<boolean> {
-    const { config, logger } = this.#setup;
-    const all = () => Promise.all([...this.#running.values()].map((job) => job.done));
-    if (this.#running.size === 0) return true;
-    logger.info(
-      `Waiting up to ${config.drainTimeoutMs} ms for ${this.#running.size} jobs to finish.`,
-    );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const clean = await Promise.race([
-      all().then(() => true),
-      new Promise<false>((
-        resolve,
-      ) => (timer = setTimeout(() => resolve(false), config.drainTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (clean) return true;
-    const aborted = this.#abortAll(`the ${config.drainTimeoutMs} ms drain deadline passed`);
-    // Aborted jobs post their FAILED results now; posts already in flight may be retrying.
-    // Give them a fixed grace, so the process always exits within drainTimeoutMs + 5 s.
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, REPORT_GRACE_MS)));
-    await Promise.race([all(), grace]);
-    clearTimeout(timer);
-    if (this.#running.size > 0) {
-      // Issue 11: stop every retry now; the channels log what they could not deliver.
-      this.#delivery.abort(
-        new WorkerShutdownError(`the ${REPORT_GRACE_MS} ms grace after the drain deadline passed`),
-      );
-      const settled = new Promise<void>((resolve) => (timer = setTimeout(resolve, 250)));
-      await Promise.race([all(), settled]);
-      clearTimeout(timer);
-    }
-    return aborted === 0;
-  }
-
-  /** Aborts the jobs still running (not those delivering a result); returns how many. */
-  #abortAll(why: string): number {
-    const running = [...this.#running.values()].filter((job) => !job.delivering);
-    const waiting = this.#running.size - running.length;
-    if (this.#running.size === 0) return 0;
-    this.#setup.logger.warn(
-      `Aborting ${running.length} running jobs: ${why}.${
-        waiting > 0 ? ` ${waiting} results are still waiting to be delivered.` : ""
-      }`,
-    );
-    const error = new WorkerShutdownError(
-      `The worker shut down (${this.#reason}) before the job finished: ${why}`,
-    );
-    for (const job of running) job.abort(error);
-    return running.length;
   }
 }
 

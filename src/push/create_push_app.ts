@@ -1,0 +1,199 @@
+/**
+ * The HTTP push intake as a Hono app and a plain `fetch` handler, on Web APIs only, so any
+ * Web-standard runtime (an edge isolate included) can serve it.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { parseConfig, type StartOptions, type WorkerConfig } from "../config.ts";
+import { fetchClient, type HttpClient } from "../http_client.ts";
+import type { WorkerInfo } from "../job_result.ts";
+import { RunPodLogger } from "../run_pod_logger.ts";
+import { EDGEPOD_VERSION } from "../version.ts";
+import { JobWorker } from "../worker/job_worker.ts";
+import { readBodyLimited } from "./body_limit.ts";
+import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
+import { json, PushJobs, type ReplyMode } from "./push_jobs.ts";
+import { hasPushAuth, hasPushCredentials, type PushAuthOptions, verifyPushAuth } from "./push_auth.ts";
+import { parseSubmission } from "./push_submission.ts";
+
+/** What {@linkcode createPushApp} builds the app over. */
+export interface PushAppOptions extends StartOptions {
+  /** Who may submit. With no method configured, every request is admitted. @default none */
+  auth?: PushAuthOptions;
+  /** The logger. @default INFO lines to the console */
+  logger?: RunPodLogger;
+  /** The client that posts webhooks. @default fetch */
+  http?: HttpClient;
+  /** The worker's identity. @default a random worker id */
+  info?: WorkerInfo;
+}
+
+/** What {@linkcode pushAppFor} serves: a worker already made, and its parts. */
+export interface PushAppParts {
+  /** The worker; the app starts it at the first request unless `started`. */
+  worker: JobWorker;
+  /** The worker's configuration. */
+  config: WorkerConfig;
+  /** The logger. */
+  logger: RunPodLogger;
+  /** The client that posts webhooks. */
+  http: HttpClient;
+  /** Who may submit. */
+  auth: PushAuthOptions;
+  /** The caller starts the worker itself (push mode does, to log the limit). @default false */
+  started?: boolean;
+}
+
+/** The push app: a `fetch` handler, the Hono app behind it, and its worker. */
+export interface PushApp {
+  /** Serves one request. */
+  fetch(request: Request): Promise<Response>;
+  /** The Hono app (mount it under a prefix with `app.route()`). */
+  app: Hono;
+  /** The worker that runs the jobs. */
+  worker: JobWorker;
+  /** The validated configuration. */
+  config: WorkerConfig;
+}
+
+/**
+ * Builds the push intake: `POST /jobs`, `GET /jobs/:id`, `POST /jobs/:id/cancel`, `GET /ping`
+ * and `GET /metrics`. The worker starts at the first request (edge isolates allow no timers
+ * before that).
+ *
+ * @param options The handler and `start()` options, plus auth, logger and webhook client.
+ * @returns The app.
+ * @throws {TypeError} When the options are invalid (the message names the key).
+ *
+ * @example Serving a handler with a bearer token
+ * ```ts
+ * import { createPushApp } from "./create_push_app.ts";
+ * const push = createPushApp({ handler: (job) => job.input, auth: { tokens: ["secret"] } });
+ * const res = await push.fetch(new Request("http://w/jobs", {
+ *   method: "POST",
+ *   headers: { authorization: "Bearer secret", "content-type": "application/json" },
+ *   body: JSON.stringify({ id: "j1", input: 42 }),
+ * }));
+ * console.assert((await res.json()).output === 42);
+ * ```
+ */
+export function createPushApp(options: PushAppOptions): PushApp {
+  const { auth = {}, logger: givenLogger, http = fetchClient, info: givenInfo, ...start } = options;
+  const config = parseConfig(start);
+  const logger = givenLogger ?? new RunPodLogger({ level: "INFO" });
+  const info = givenInfo ?? {
+    workerId: crypto.randomUUID(),
+    endpointId: undefined,
+    hostname: "unknown",
+    runtime: "web",
+    version: EDGEPOD_VERSION,
+  };
+  const worker = new JobWorker({ config, logger, info, queueLimit: config.queueSize });
+  return pushAppFor({ worker, config, logger, http, auth });
+}
+
+/**
+ * The push app over a worker that already exists (push mode's runner makes its own, with the
+ * runtime's HTTP client and signals).
+ *
+ * @param parts The worker, its configuration, logger, webhook client and auth.
+ * @returns The app.
+ *
+ * @example
+ * ```ts ignore
+ * const push = pushAppFor({ worker, config, logger, http: runtime.http, auth, started: true });
+ * ```
+ */
+export function pushAppFor(parts: PushAppParts): PushApp {
+  const { worker, config, logger, http, auth } = parts;
+  const rejected: Partial<Record<RejectReason, number>> = {};
+  const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
+  const jobs = new PushJobs({ worker, config, logger, http, reject });
+  const authOn = hasPushAuth(auth);
+  let starting: Promise<unknown> | undefined;
+
+  const app = new Hono();
+  app.use("*", async (_c, next) => {
+    // Started by the first request: edge isolates allow no timers before one.
+    if (!parts.started) await (starting ??= worker.start());
+    await next();
+  });
+  app.get("/ping", (c) => {
+    const state = worker.state;
+    if (state === "draining") return c.body(null, 503);
+    return c.body(null, state === "ready" ? 200 : 204);
+  });
+
+  /** Reads the body within the limit, then checks auth against it; else the refusal. */
+  const unauthorized = () => {
+    reject("unauthorized");
+    return json(401, { error: "Unauthorized" }, { "www-authenticate": 'Bearer realm="edgepod"' });
+  };
+  const admit = async (request: Request): Promise<Uint8Array | Response> => {
+    // No credential at all: refuse before reading an upload from a stranger.
+    if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
+    const read = await readBodyLimited(request, config.push.maxBodyBytes, request.signal)
+      .catch(() => ({ ok: false as const, status: 400 as const, message: "the body could not be read" }));
+    if (!read.ok) {
+      reject(read.status === 413 ? "too_large" : "bad_request");
+      // Tell the client to stop sending, and the server not to keep the connection alive.
+      return json(read.status, { error: read.message }, { connection: "close" });
+    }
+    if (authOn && !(await verifyPushAuth(request, read.body, auth))) return unauthorized();
+    return read.body;
+  };
+
+  app.get("/metrics", async (c) => {
+    const body = await admit(c.req.raw);
+    if (body instanceof Response) return body;
+    return c.text(prometheusMetrics(worker, rejected), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
+  app.post("/jobs", async (c) => {
+    const request = c.req.raw;
+    const body = await admit(request);
+    if (body instanceof Response) return body;
+    const parsed = parseSubmission(request.headers, body);
+    if (!parsed.ok) {
+      reject("bad_request");
+      return json(parsed.status, { error: parsed.message });
+    }
+    return await jobs.submit(parsed.submission, replyMode(request.headers), request.signal);
+  });
+  app.get("/jobs/:id", async (c) => {
+    const body = await admit(c.req.raw);
+    if (body instanceof Response) return body;
+    return jobs.status(c.req.param("id"));
+  });
+  app.post("/jobs/:id/cancel", async (c) => {
+    const body = await admit(c.req.raw);
+    if (body instanceof Response) return body;
+    return await jobs.cancel(c.req.param("id"));
+  });
+  app.notFound(async (c) => {
+    // Unknown routes need auth too: an open 404 would map the surface for a stranger.
+    const body = await admit(c.req.raw);
+    if (body instanceof Response) return body;
+    return json(404, { error: `No route ${c.req.method} ${new URL(c.req.url).pathname}` });
+  });
+  app.onError((error) => {
+    logger.error(`Push request failed: ${error instanceof Error ? error.stack : String(error)}`);
+    return json(500, { error: "Internal error" });
+  });
+  return { fetch: async (request) => await app.fetch(request), app, worker, config };
+}
+
+/**
+ * How a submitter wants its answer: `Accept: text/event-stream` (SSE), `application/x-ndjson`
+ * (JSON lines), `Prefer: respond-async` (202 at once), else synchronously.
+ */
+function replyMode(headers: Headers): ReplyMode {
+  const accept = headers.get("accept") ?? "";
+  if (accept.includes("text/event-stream")) return "sse";
+  if (accept.includes("application/x-ndjson")) return "ndjson";
+  if (/(^|[,;\s])respond-async($|[,;\s])/i.test(headers.get("prefer") ?? "")) return "async";
+  return "sync";
+}

@@ -1,0 +1,285 @@
+/**
+ * The push intake's job logic: submissions become worker jobs, answers go back synchronously,
+ * asynchronously, or streamed, and a redelivered id never runs twice.
+ *
+ * @module
+ */
+
+import type { WorkerConfig } from "../config.ts";
+import { JobStoppedError, WorkerBusyError, WorkerDrainingError } from "../errors.ts";
+import type { HttpClient } from "../http_client.ts";
+import type { RunPodLogger } from "../run_pod_logger.ts";
+import type { Job } from "../types.ts";
+import { validateInput } from "../validate_input.ts";
+import type { HeldJob, JobOutcome, JobWorker } from "../worker/job_worker.ts";
+import { postWebhook } from "../worker/post_webhook.ts";
+import { ResultStore } from "../worker/result_store.ts";
+import { statusBody } from "../worker/status_body.ts";
+import { ChunkFeed, type FeedFormat } from "./chunk_feed.ts";
+import type { RejectReason } from "./prometheus_metrics.ts";
+import type { PushSubmission } from "./push_submission.ts";
+
+/** How the submitter wants the answer. */
+export type ReplyMode = "sync" | "async" | FeedFormat;
+
+/** Options for {@linkcode PushJobs}. */
+export interface PushJobsOptions {
+  /** The shared worker. */
+  worker: JobWorker;
+  /** The configuration (push settings, input schema). */
+  config: WorkerConfig;
+  /** The logger. */
+  logger: RunPodLogger;
+  /** The client that posts webhooks. */
+  http: HttpClient;
+  /** Counts a refusal for `/metrics`. */
+  reject: (reason: RejectReason) => void;
+}
+
+interface Tracked {
+  feed: ChunkFeed;
+  /** Who can still collect the result: sync waiters, stream watchers, async submitters. */
+  collectors: number;
+  /** Dropped before it ran because nobody could collect it: forget, do not store. */
+  dropped?: boolean;
+}
+
+/**
+ * Runs push submissions through the worker and answers them.
+ *
+ * @example
+ * ```ts ignore
+ * const jobs = new PushJobs({ worker, config, logger, http, reject: () => {} });
+ * const response = await jobs.submit({ input: 1, source: "native" }, "sync", request.signal);
+ * ```
+ */
+export class PushJobs {
+  readonly #o: PushJobsOptions;
+  readonly #store: ResultStore<string>;
+  readonly #tracked = new Map<string, Tracked>();
+
+  /** @param options Worker, configuration, logger, webhook client and rejection counter. */
+  constructor(options: PushJobsOptions) {
+    this.#o = options;
+    const { push } = options.config;
+    this.#store = new ResultStore<string>({
+      ttlMs: push.resultTtlMs,
+      maxEntries: push.maxStoredResults,
+      size: (body: string) => body.length * 2 + 64,
+    });
+  }
+
+  /**
+   * Answers one submission: attaches to a running job with the same id, returns a stored
+   * result, or runs the job.
+   *
+   * @param submission The parsed submission.
+   * @param mode How to answer.
+   * @param signal The request's signal: it aborts when the client goes away.
+   * @returns The HTTP answer.
+   */
+  async submit(submission: PushSubmission, mode: ReplyMode, signal: AbortSignal): Promise<Response> {
+    const { worker, config } = this.#o;
+    const id = submission.id ?? crypto.randomUUID();
+    const held = worker.get(id);
+    if (held) return await this.#answer(held, mode, signal);
+    const stored = this.#store.get(id);
+    if (stored !== undefined) return this.#stored(stored, mode);
+    let input = submission.input;
+    if (config.inputSchema) {
+      const checked = await validateInput(config.inputSchema, input);
+      if (!checked.ok) {
+        this.#o.reject("invalid_input");
+        return json(422, { error: checked.message, issues: checked.issues });
+      }
+      input = checked.value;
+    }
+    const job: Job = { id, input };
+    if (submission.webhook !== undefined) job.webhook = submission.webhook;
+    const tracked: Tracked = { feed: new ChunkFeed(), collectors: 0 };
+    let started: HeldJob;
+    try {
+      started = worker.submit(job, {
+        admission: "queue",
+        inputValidated: true,
+        timeoutMs: submission.policy?.executionTimeout,
+        sink: () => tracked.feed.sink(),
+        deliver: (outcome) => this.#finish(job, tracked, outcome),
+      });
+    } catch (error) {
+      if (error instanceof WorkerBusyError) {
+        this.#o.reject("busy");
+        return json(429, { error: error.message }, { "retry-after": String(this.#retryAfter()) });
+      }
+      if (error instanceof WorkerDrainingError) {
+        this.#o.reject("draining");
+        return json(503, { error: error.message }, { "retry-after": "5" });
+      }
+      throw error;
+    }
+    this.#tracked.set(id, tracked);
+    return await this.#answer(started, mode, signal);
+  }
+
+  /**
+   * The status of a job, running or stored.
+   *
+   * @param id The job id.
+   * @returns 200 with the status body, or 404.
+   */
+  status(id: string): Response {
+    const held = this.#o.worker.get(id);
+    if (held && this.#tracked.has(id)) return json(200, progressBody(held));
+    const stored = this.#store.get(id);
+    if (stored !== undefined) return text(200, stored);
+    this.#o.reject("not_found");
+    return json(404, { error: `Job ${id} was not found` });
+  }
+
+  /**
+   * Cancels a running job (its `ctx.signal` aborts) and answers its final status.
+   *
+   * @param id The job id.
+   * @returns 200 with the status body, or 404.
+   */
+  async cancel(id: string): Promise<Response> {
+    const held = this.#o.worker.get(id);
+    if (held && this.#tracked.has(id)) {
+      this.#o.worker.cancel(id, new JobStoppedError(id));
+      const outcome = await held.done;
+      return text(200, statusBody(outcome));
+    }
+    return this.status(id);
+  }
+
+  async #answer(held: HeldJob, mode: ReplyMode, signal: AbortSignal): Promise<Response> {
+    const id = held.job.id;
+    const tracked = this.#tracked.get(id);
+    if (!tracked) return json(409, { error: `Job ${id} is held by another intake` });
+    if (mode === "async") {
+      tracked.collectors++; // it will poll, or read its webhook
+      return json(202, { id, status: held.status }, { location: `/jobs/${encodeURIComponent(id)}` });
+    }
+    if (mode === "sse" || mode === "ndjson") {
+      const body = tracked.feed.watch(mode);
+      tracked.collectors++;
+      return new Response(watchEnd(body, () => this.#leave(held, tracked)), {
+        headers: streamHeaders(mode),
+      });
+    }
+    tracked.collectors++;
+    const onAbort = () => this.#leave(held, tracked);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const outcome = await held.done;
+      const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
+      return text(failed ? this.#o.config.push.failureStatus : 200, statusBody(outcome));
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * A collector went away. A job nobody can collect that has not started is dropped (no GPU
+   * time spent, nothing stored, so a redelivery runs it once); a running one finishes and its
+   * result is stored for the redelivery.
+   */
+  #leave(held: HeldJob, tracked: Tracked): void {
+    tracked.collectors--;
+    if (tracked.collectors > 0 || held.status !== "IN_QUEUE" || held.job.webhook) return;
+    tracked.dropped = true;
+    this.#o.logger.info("Client went away before the job started; dropped.", held.job.id);
+    this.#o.worker.cancel(held.job.id, new JobStoppedError(held.job.id));
+  }
+
+  #finish(job: Job, tracked: Tracked, outcome: JobOutcome): void {
+    const body = statusBody(outcome);
+    this.#tracked.delete(job.id);
+    if (!tracked.dropped) this.#store.set(job.id, body);
+    tracked.feed.end(body);
+    const webhook = job.webhook;
+    if (typeof webhook === "string" && !tracked.dropped) {
+      const { worker, http, logger } = this.#o;
+      worker.track(
+        `webhook:${job.id}`,
+        postWebhook(webhook, body, { http, log: logger.forJob(job), signal: undefined }),
+      );
+    }
+  }
+
+  #stored(body: string, mode: ReplyMode): Response {
+    if (mode === "sse" || mode === "ndjson") {
+      const feed = new ChunkFeed();
+      feed.end(body);
+      return new Response(feed.watch(mode), { headers: streamHeaders(mode) });
+    }
+    return text(200, body);
+  }
+
+  /** Seconds until a slot is likely free: about one mean job duration, 1 to 60. */
+  #retryAfter(): number {
+    const { durationSum, durationCount } = this.#o.worker.stats;
+    const mean = durationCount === 0 ? 1 : durationSum / durationCount;
+    return Math.min(60, Math.max(1, Math.ceil(mean)));
+  }
+}
+
+function progressBody(held: HeldJob) {
+  return {
+    id: held.job.id,
+    status: held.status,
+    delayTime: held.delayTime,
+    executionTime: held.executionTime,
+  };
+}
+
+/** Calls `onEnd` once when the body is cancelled by the client (it went away). */
+function watchEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let ended = false;
+  const end = () => {
+    if (!ended) (ended = true, onEnd());
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) {
+        ended = true;
+        controller.close();
+      } else controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+function streamHeaders(mode: FeedFormat): Record<string, string> {
+  return mode === "sse"
+    ? {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+    }
+    : { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-cache" };
+}
+
+/**
+ * A JSON answer.
+ *
+ * @param status The HTTP status.
+ * @param body The value to send as JSON.
+ * @param headers More headers.
+ * @returns The response.
+ */
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return text(status, JSON.stringify(body), headers);
+}
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}

@@ -1,0 +1,518 @@
+/**
+ * The worker: one lifecycle shared by every intake (pull, push, dev API). It owns the gate and
+ * the modifier polling, the registry of jobs it holds, one `AbortController` per job, timeouts,
+ * the drain on shutdown and `refreshWorker`, and the counters that metrics and health read.
+ * Intakes only move jobs in and results out.
+ *
+ * @module
+ */
+
+import { deferred } from "../async/deferred.ts";
+import { ConcurrencyGate, type Permit } from "../concurrency_gate.ts";
+import type { WorkerConfig } from "../config.ts";
+import {
+  JobStoppedError,
+  JobTimeoutError,
+  WorkerBusyError,
+  WorkerDrainingError,
+  WorkerShutdownError,
+} from "../errors.ts";
+import { abortedJob, type ExecutedJob, executeJob } from "../execute_job.ts";
+import type { WorkerInfo } from "../job_result.ts";
+import type { RunPodLogger } from "../run_pod_logger.ts";
+import type { ShutdownSignal } from "../runtime.ts";
+import type { Job } from "../types.ts";
+import { ObservationWindow } from "./concurrency_observation.ts";
+import { type JobStatus, jobStatus } from "./job_status.ts";
+import { WorkerStats } from "./worker_stats.ts";
+
+/** After the drain deadline, how long aborted jobs' results may take to be delivered. */
+export const REPORT_GRACE_MS = 5000;
+
+/** Options for {@linkcode JobWorker}. */
+export interface JobWorkerOptions {
+  /** The validated configuration (handler, modifier, timeouts, drain deadline, ...). */
+  config: WorkerConfig;
+  /** The logger. */
+  logger: RunPodLogger;
+  /** Who runs jobs. */
+  info: WorkerInfo;
+  /**
+   * How many jobs may wait for a slot when submitted with `admission: "queue"` (push and dev
+   * intakes); past it {@linkcode JobWorker.submit} throws {@linkcode WorkerBusyError}.
+   * @default the current limit
+   */
+  queueLimit?: number;
+  /** The clock, in ms. @default performance.now */
+  now?: () => number;
+}
+
+/** Options for {@linkcode JobWorker.submit}. */
+export interface SubmitOptions {
+  /** A slot the intake already holds (the pull intake reserves slots before it takes). */
+  permit?: Permit;
+  /**
+   * `"queue"`: refuse with {@linkcode WorkerDrainingError} while draining and with
+   * {@linkcode WorkerBusyError} when every slot is taken and the wait queue is full. Without it
+   * the job is always accepted (a pull job already taken from RunPod must run).
+   */
+  admission?: "queue";
+  /** Where a streaming handler's chunks go; made only if the handler streams. */
+  sink?: () => WritableStream<unknown>;
+  /** Delivers `ctx.progress()` updates. @default logs them */
+  progress?: (update: unknown) => Promise<void>;
+  /** This job's execution timeout in ms. @default config.executionTimeoutMs */
+  timeoutMs?: number;
+  /**
+   * The intake already checked `job.input` against `inputSchema` (push answers `422` before it
+   * submits), so the worker does not check it again. @default false
+   */
+  inputValidated?: boolean;
+  /** Aggregate a streaming handler's chunks into `output`. @default config.returnAggregateStream */
+  aggregate?: boolean;
+  /**
+   * Delivers the final outcome while the job still holds its slot (so a slow result endpoint
+   * slows intake instead of piling up results). Its failure is logged; the job is settled anyway.
+   */
+  deliver?: (outcome: JobOutcome) => Promise<void> | void;
+}
+
+/** How a job ended, as every intake reports it. */
+export interface JobOutcome extends ExecutedJob {
+  /** The job's id. */
+  id: string;
+  /** RunPod's terminal status. */
+  status: Exclude<JobStatus, "IN_QUEUE" | "IN_PROGRESS">;
+  /** ms from submission to the start of the handler. */
+  delayTime: number;
+  /** ms the handler ran (0 if it never started). */
+  executionTime: number;
+}
+
+/** A job the worker holds, from submission until its outcome is delivered. */
+export interface HeldJob {
+  /** The job as submitted. */
+  readonly job: Job;
+  /** `IN_QUEUE` while it waits for a slot, then `IN_PROGRESS`. */
+  readonly status: "IN_QUEUE" | "IN_PROGRESS";
+  /** ms from submission to the start (so far, while queued). */
+  readonly delayTime: number;
+  /** ms it has run (0 while queued). */
+  readonly executionTime: number;
+  /** Resolves with the outcome once it is delivered. Never rejects. */
+  readonly done: Promise<JobOutcome>;
+  /** Aborts the job: its `ctx.signal` aborts with `reason` and it is settled at once. */
+  abort(reason: unknown): void;
+}
+
+/**
+ * One worker lifecycle for every intake. Intakes call {@linkcode JobWorker.submit} and deliver
+ * the outcome; the worker runs the job through the gate, times it out, cancels it, drains it on
+ * shutdown and counts it.
+ *
+ * @example Two jobs through one worker
+ * ```ts
+ * import { JobWorker } from "./job_worker.ts";
+ * import { parseConfig } from "../config.ts";
+ * import { RunPodLogger } from "../run_pod_logger.ts";
+ * const info = { workerId: "w", endpointId: undefined, hostname: "h", runtime: "r", version: "0" };
+ * const worker = new JobWorker({
+ *   config: parseConfig({ handler: (job) => job.input }),
+ *   logger: new RunPodLogger({ level: "NOTSET" }),
+ *   info,
+ * });
+ * const a = worker.submit({ id: "a", input: 1 });
+ * const b = worker.submit({ id: "b", input: 2 });
+ * console.assert((await a.done).body === '{"output":1}' && (await b.done).status === "COMPLETED");
+ * worker.stop("done");
+ * console.assert(await worker.drain());
+ * ```
+ */
+export class JobWorker {
+  /** The gate: the one source of truth for occupancy. */
+  readonly gate: ConcurrencyGate;
+  /** Counters for metrics and health. */
+  readonly stats: WorkerStats;
+  readonly #config: WorkerConfig;
+  readonly #logger: RunPodLogger;
+  readonly #info: WorkerInfo;
+  readonly #now: () => number;
+  readonly #queueLimit?: number;
+  readonly #held = new Map<string, HeldEntry>();
+  readonly #shutdown = new AbortController();
+  readonly #stopped = deferred<string>();
+  readonly #window: ObservationWindow;
+  #poll?: ReturnType<typeof setInterval>;
+  #ready = false;
+  #reason = "";
+
+  /**
+   * Creates a worker; it takes no job until an intake submits one.
+   *
+   * @param options Configuration, logger, identity and the wait-queue bound.
+   * @throws {RangeError} When `queueLimit` is not a non-negative integer.
+   */
+  constructor(options: JobWorkerOptions) {
+    const { config, logger, info } = options;
+    if (
+      options.queueLimit !== undefined &&
+      !(Number.isInteger(options.queueLimit) && options.queueLimit >= 0)
+    ) {
+      throw new RangeError(
+        `'queueLimit' must be a non-negative integer: received ${options.queueLimit}`,
+      );
+    }
+    this.#config = config;
+    this.#logger = logger;
+    this.#info = info;
+    this.#now = options.now ?? (() => performance.now());
+    this.#queueLimit = options.queueLimit;
+    this.#window = new ObservationWindow(this.#now);
+    this.stats = new WorkerStats();
+    this.gate = new ConcurrencyGate({
+      limit: 1,
+      maxLimit: config.maxConcurrency,
+      modifier: config.concurrencyModifier,
+      observe: (state) => this.#window.take(state),
+      logger,
+    });
+  }
+
+  /** Aborts when shutdown begins: intakes stop taking and abort their long-polls. */
+  get signal(): AbortSignal {
+    return this.#shutdown.signal;
+  }
+
+  /** Resolves with the reason once shutdown begins. */
+  get stopped(): Promise<string> {
+    return this.#stopped.promise;
+  }
+
+  /** `initializing` until {@linkcode JobWorker.start}, `ready`, then `draining` once stopping. */
+  get state(): "initializing" | "ready" | "draining" {
+    if (this.#shutdown.signal.aborted) return "draining";
+    return this.#ready ? "ready" : "initializing";
+  }
+
+  /** How many jobs (and tracked tasks) the worker holds. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** The wait-queue bound for `admission: "queue"`: the option, else the current limit. */
+  get queueLimit(): number {
+    return this.#queueLimit ?? this.gate.limit;
+  }
+
+  /**
+   * Reads the modifier once, then re-reads it every `concurrencyPollMs`; the worker is ready.
+   *
+   * @returns The limit in force.
+   */
+  async start(): Promise<number> {
+    const limit = await this.gate.refresh();
+    if (this.#config.concurrencyModifier && !this.#shutdown.signal.aborted) {
+      this.#poll = setInterval(() => void this.gate.refresh(), this.#config.concurrencyPollMs);
+    }
+    this.#ready = true;
+    return limit;
+  }
+
+  /**
+   * Stops on SIGTERM and SIGINT; a second signal skips the rest of the drain.
+   *
+   * @param onSignal The runtime's `onSignal`.
+   * @returns A function that removes the listeners.
+   */
+  listen(onSignal: (signal: ShutdownSignal, listener: () => void) => () => void): () => void {
+    const removers = (["SIGTERM", "SIGINT"] as const).map((signal) =>
+      onSignal(signal, () => this.stop(`${signal} received`))
+    );
+    return () => removers.forEach((remove) => remove());
+  }
+
+  /** Whether the worker holds a job (or task) with this id. */
+  has(id: string): boolean {
+    return this.#held.has(id);
+  }
+
+  /** The held job with this id, if any. */
+  get(id: string): HeldJob | undefined {
+    return this.#held.get(id)?.handle;
+  }
+
+  /**
+   * Runs a job through the gate. The returned handle's `done` resolves once the outcome is
+   * delivered; every submitted job gets exactly one outcome.
+   *
+   * @param job The job.
+   * @param options Slot, admission rule, sink, progress, timeout and delivery.
+   * @returns The held job.
+   * @throws {WorkerDrainingError} With `admission: "queue"` while draining.
+   * @throws {WorkerBusyError} With `admission: "queue"` when slots and wait queue are full.
+   * @throws {TypeError} When a job with this id is already held.
+   */
+  submit(job: Job, options: SubmitOptions = {}): HeldJob {
+    if (this.#held.has(job.id)) {
+      throw new TypeError(`Job ${job.id} is already held by this worker`);
+    }
+    if (options.admission === "queue") {
+      if (this.#shutdown.signal.aborted) throw new WorkerDrainingError(this.#reason);
+      const gate = this.gate;
+      if (gate.free === 0 && gate.waiting >= this.queueLimit) {
+        throw new WorkerBusyError(gate.limit, this.queueLimit);
+      }
+    }
+    const entry = this.#entry(job);
+    this.stats.accepted++;
+    entry.run(() => this.#run(entry, options), (error) => this.#bug(job.id, error));
+    return entry.handle;
+  }
+
+  /**
+   * Keeps the worker busy with a task that is not a job (a FAILED answer to a malformed job, say):
+   * `has(id)` is true and the drain waits for it.
+   *
+   * @param id The id it stands for.
+   * @param task The work.
+   */
+  track(id: string, task: Promise<unknown>): void {
+    if (this.#held.has(id)) return;
+    const entry = this.#entry({ id, input: undefined });
+    entry.run(async () => {
+      await task.catch(() => {});
+      this.#held.delete(id);
+      return undefined;
+    }, (error) => this.#bug(id, error));
+  }
+
+  /**
+   * Aborts a held job, as a client's cancel does: `ctx.signal` aborts and the job is settled.
+   *
+   * @param id The job id.
+   * @param reason The abort reason. @default a {@linkcode JobStoppedError}
+   * @returns Whether a job was held under this id.
+   */
+  cancel(id: string, reason: unknown = new JobStoppedError(id)): boolean {
+    const entry = this.#held.get(id);
+    if (!entry) return false;
+    entry.abort(reason);
+    return true;
+  }
+
+  /**
+   * Begins shutdown once: `signal` aborts, polling stops, `stopped` resolves. Called again by a
+   * second signal, it aborts every running job (skipping the rest of the drain).
+   *
+   * @param reason Why, for the log.
+   */
+  stop(reason: string): void {
+    if (this.#shutdown.signal.aborted) {
+      if (reason.endsWith("received")) this.abortAll(`${reason} again`);
+      return;
+    }
+    this.#reason = reason;
+    clearInterval(this.#poll);
+    this.#logger.info(`Shutting down (${reason}): taking no new jobs, ${this.#held.size} running.`);
+    this.#shutdown.abort(new WorkerShutdownError(reason));
+    this.#stopped.resolve(reason);
+  }
+
+  /**
+   * Waits for every held job, up to `drainTimeoutMs`; past it, aborts them (they are reported
+   * FAILED) and gives their delivery {@linkcode REPORT_GRACE_MS} more.
+   *
+   * @returns Whether every job finished in time (a clean drain).
+   */
+  async drain(): Promise<boolean> {
+    const { drainTimeoutMs } = this.#config;
+    if (this.#held.size === 0) return true;
+    this.#logger.info(`Waiting up to ${drainTimeoutMs} ms for ${this.#held.size} jobs to finish.`);
+    if (await this.#settledWithin(drainTimeoutMs)) return true;
+    this.abortAll(`the ${drainTimeoutMs} ms drain deadline passed`);
+    // Aborted jobs deliver their FAILED outcomes now; deliveries in flight may be retrying.
+    await this.#settledWithin(REPORT_GRACE_MS);
+    if (this.#held.size > 0) {
+      this.#logger.error(
+        `${this.#held.size} results could not be delivered within the ${REPORT_GRACE_MS} ms grace after the drain deadline: ${
+          [...this.#held.keys()].join(", ")
+        }`,
+      );
+    }
+    return false;
+  }
+
+  /**
+   * Aborts every held job with a {@linkcode WorkerShutdownError}.
+   *
+   * @param why Why, for the log and the error message.
+   */
+  abortAll(why: string): void {
+    if (this.#held.size === 0) return;
+    this.#logger.warn(`Aborting ${this.#held.size} running jobs: ${why}.`);
+    const error = new WorkerShutdownError(
+      `The worker shut down (${this.#reason || why}) before the job finished: ${why}`,
+    );
+    for (const entry of this.#held.values()) entry.abort(error);
+  }
+
+  #entry(job: Job): HeldEntry {
+    const entry = new HeldEntry(job, this.#now, (reason) => this.#abortedOutcome(reason));
+    this.#held.set(job.id, entry);
+    return entry;
+  }
+
+  #bug(id: string, error: unknown): void {
+    this.#held.delete(id);
+    this.#logger.error(`Job handling failed: ${String(error)}`, id);
+  }
+
+  async #settledWithin(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const all = Promise.all([...this.#held.values()].map((entry) => entry.settled));
+    const settled = await Promise.race([
+      all.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]);
+    clearTimeout(timer);
+    return settled || this.#held.size === 0;
+  }
+
+  async #run(entry: HeldEntry, options: SubmitOptions): Promise<JobOutcome> {
+    const config = this.#config;
+    const { job } = entry;
+    const log = this.#logger.forJob(job);
+    let held = options.permit;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let done: ExecutedJob;
+    try {
+      held ??= await this.gate.acquire({ signal: entry.controller.signal });
+      entry.begin();
+      const timeoutMs = options.timeoutMs ?? config.executionTimeoutMs;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => entry.abort(new JobTimeoutError(job.id, timeoutMs)), timeoutMs);
+      }
+      done = await Promise.race([
+        entry.aborted,
+        executeJob(job, {
+          settleOnAbort: false,
+          handler: config.handler,
+          info: this.#info,
+          logger: this.#logger,
+          signal: entry.controller.signal,
+          inputSchema: options.inputValidated ? undefined : config.inputSchema,
+          aggregate: options.aggregate ?? config.returnAggregateStream,
+          refreshWorker: config.refreshWorker,
+          sink: options.sink,
+          progress: options.progress,
+          maxResultBytes: config.maxResultBytes,
+        }),
+      ]);
+    } catch (reason) {
+      // Aborted while waiting for a slot: the same outcome as a job aborted while running.
+      done = this.#abortedOutcome(reason);
+    } finally {
+      clearTimeout(timer);
+    }
+    const outcome = entry.outcome(done);
+    if (outcome.aborted instanceof JobStoppedError) log.info("Job stopped.");
+    this.stats.record(outcome);
+    if (outcome.status === "COMPLETED" || outcome.status === "FAILED") {
+      if (!(outcome.aborted instanceof WorkerShutdownError)) {
+        this.#window.record(outcome.executionTime, outcome.status === "COMPLETED");
+      }
+    }
+    try {
+      await options.deliver?.(outcome);
+    } catch (error) {
+      log.error(`Delivering the result failed: ${String(error)}`);
+    } finally {
+      if (config.refreshWorker) this.stop("refresh_worker: the job is done");
+      this.#held.delete(job.id);
+      held?.release();
+    }
+    return outcome;
+  }
+
+  #abortedOutcome(reason: unknown): ExecutedJob {
+    return abortedJob(reason, {
+      info: this.#info,
+      logger: this.#logger,
+      refreshWorker: this.#config.refreshWorker,
+      maxResultBytes: this.#config.maxResultBytes,
+    });
+  }
+}
+
+/** The registry entry behind a {@linkcode HeldJob}. */
+class HeldEntry {
+  readonly controller = new AbortController();
+  readonly job: Job;
+  readonly handle: HeldJob;
+  /** Resolves when the run (delivery included) has ended. */
+  settled: Promise<unknown> = Promise.resolve();
+  readonly #aborted = deferred<ExecutedJob>();
+  readonly #done = deferred<JobOutcome>();
+  readonly #now: () => number;
+  readonly #abortOutcome: (reason: unknown) => ExecutedJob;
+  readonly #queuedAt: number;
+  #startedAt?: number;
+  #endedAt?: number;
+
+  constructor(job: Job, now: () => number, abortOutcome: (reason: unknown) => ExecutedJob) {
+    this.#now = now;
+    this.#abortOutcome = abortOutcome;
+    this.#queuedAt = now();
+    const entry = this;
+    this.job = job;
+    this.handle = {
+      job,
+      get status() {
+        return entry.#startedAt === undefined ? "IN_QUEUE" : "IN_PROGRESS";
+      },
+      get delayTime() {
+        return Math.round((entry.#startedAt ?? entry.#now()) - entry.#queuedAt);
+      },
+      get executionTime() {
+        if (entry.#startedAt === undefined) return 0;
+        return Math.round((entry.#endedAt ?? entry.#now()) - entry.#startedAt);
+      },
+      done: this.#done.promise,
+      abort: (reason) => this.abort(reason),
+    };
+  }
+
+  /** Settles with the outcome of an abort, as soon as one happens. */
+  get aborted(): Promise<ExecutedJob> {
+    return this.#aborted.promise;
+  }
+
+  /** Starts the run; `settled` follows it. */
+  run(body: () => Promise<JobOutcome | undefined>, onBug: (error: unknown) => void): void {
+    // The body handles every outcome; the catch only keeps a bug there from becoming an
+    // unhandled rejection that would end the process.
+    this.settled = body().then((outcome) => outcome && this.#done.resolve(outcome), onBug);
+  }
+
+  abort(reason: unknown): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort(reason);
+    this.#aborted.resolve(this.#abortOutcome(reason));
+  }
+
+  begin(): void {
+    this.#startedAt = this.#now();
+  }
+
+  outcome(done: ExecutedJob): JobOutcome {
+    const at = this.#endedAt = this.#now();
+    const startedAt = this.#startedAt;
+    return {
+      ...done,
+      id: this.job.id,
+      status: jobStatus(done),
+      delayTime: Math.round((startedAt ?? at) - this.#queuedAt),
+      executionTime: startedAt === undefined ? 0 : Math.round(at - startedAt),
+    };
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Delivering a finished job's status body to the `webhook` URL its submitter gave, with retries.
+ *
+ * @module
+ */
+
+import { retry } from "../async/retry.ts";
+import type { HttpClient } from "../http_client.ts";
+import type { JobLogger } from "../types.ts";
+
+/** Options for {@linkcode postWebhook}. */
+export interface PostWebhookOptions {
+  /** The HTTP client. */
+  http: HttpClient;
+  /** Where failures are logged. */
+  log: JobLogger;
+  /** Attempts in all. @default 5 */
+  maxAttempts?: number;
+  /** Each attempt's timeout, in ms. @default 10000 */
+  timeoutMs?: number;
+  /** The first retry's delay, in ms (doubling, with jitter, up to 30 s). @default 500 */
+  minDelayMs?: number;
+  /** Stops retrying (shutdown). */
+  signal?: AbortSignal;
+}
+
+/** An answer worth another attempt: a 5xx, a 429, a 408, or a network failure. */
+class RetryableAnswer extends Error {}
+
+/**
+ * POSTs `body` as JSON to `url`, retrying 5xx, 408, 429 and network errors with back-off. A
+ * 2xx is delivery; another 4xx is final. It never throws: it resolves to whether the webhook
+ * took the body, and logs why not.
+ *
+ * @param url The webhook URL (http or https).
+ * @param body The JSON body.
+ * @param options Client, logger, attempts and timeouts.
+ * @returns Whether the body was delivered.
+ *
+ * @example
+ * ```ts ignore
+ * const ok = await postWebhook("https://example.com/hook", '{"id":"j","status":"COMPLETED"}', {
+ *   http: fetchClient,
+ *   log,
+ * });
+ * ```
+ */
+export async function postWebhook(
+  url: string,
+  body: string,
+  options: PostWebhookOptions,
+): Promise<boolean> {
+  const { http, log, signal } = options;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  try {
+    await retry(async () => {
+      const attempt = AbortSignal.timeout(timeoutMs);
+      const res = await http({
+        method: "POST",
+        url,
+        headers: { "content-type": "application/json" },
+        body,
+        signal: signal ? AbortSignal.any([signal, attempt]) : attempt,
+      }).catch((error) => {
+        throw new RetryableAnswer(`network error: ${String(error)}`);
+      });
+      if (res.status >= 200 && res.status < 300) return;
+      const message = `HTTP ${res.status}`;
+      if (res.status >= 500 || res.status === 429 || res.status === 408) {
+        throw new RetryableAnswer(message);
+      }
+      throw new Error(message);
+    }, {
+      maxAttempts: options.maxAttempts ?? 5,
+      minDelay: options.minDelayMs ?? 500,
+      maxDelay: 30_000,
+      signal,
+      shouldRetry: (error) => error instanceof RetryableAnswer,
+    });
+    return true;
+  } catch (error) {
+    log.error(`Webhook ${url} did not take the result: ${error instanceof Error ? error.message : String(error)}`);
+    return false;
+  }
+}

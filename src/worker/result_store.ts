@@ -1,0 +1,143 @@
+/**
+ * A bounded store of finished jobs' answers, so a redelivered job id gets the stored answer
+ * instead of a second run (push), and a client can read a result after the job ended (dev API).
+ *
+ * @module
+ */
+
+/** Options for {@linkcode ResultStore}. */
+export interface ResultStoreOptions {
+  /** How long an entry is kept, in ms. @default 600000 */
+  ttlMs?: number;
+  /** How many entries are kept at most; the oldest are forgotten first. @default 10000 */
+  maxEntries?: number;
+  /** How many bytes (of `size(value)`) are kept at most. @default 64 MiB */
+  maxBytes?: number;
+  /** The size of a value, in bytes. @default 256 for every entry */
+  size?: (value: never) => number;
+  /** The clock, in ms. @default Date.now */
+  now?: () => number;
+}
+
+interface Entry<V> {
+  value: V;
+  expires: number;
+  bytes: number;
+}
+
+/**
+ * A map with a time-to-live and bounds on entries and bytes; insertion order is eviction order.
+ *
+ * @typeParam V The stored value.
+ *
+ * @example
+ * ```ts
+ * import { ResultStore } from "./result_store.ts";
+ * let now = 0;
+ * const store = new ResultStore<string>({ ttlMs: 10, maxEntries: 2, now: () => now });
+ * store.set("a", "A");
+ * store.set("b", "B");
+ * store.set("c", "C"); // "a" is forgotten: two entries at most
+ * console.assert(store.get("a") === undefined && store.get("c") === "C");
+ * now = 11;
+ * console.assert(store.get("c") === undefined); // expired
+ * ```
+ */
+export class ResultStore<V> {
+  readonly #entries = new Map<string, Entry<V>>();
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  readonly #size: (value: V) => number;
+  readonly #now: () => number;
+  #bytes = 0;
+
+  /**
+   * Creates an empty store.
+   *
+   * @param options Time-to-live, bounds, sizing and clock.
+   * @throws {RangeError} When a bound is negative or not a number.
+   */
+  constructor(options: ResultStoreOptions = {}) {
+    this.#ttlMs = bound(options.ttlMs ?? 600_000, "ttlMs");
+    this.#maxEntries = bound(options.maxEntries ?? 10_000, "maxEntries");
+    this.#maxBytes = bound(options.maxBytes ?? 64 * 1024 * 1024, "maxBytes");
+    this.#size = (options.size as ((value: V) => number) | undefined) ?? (() => 256);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Entries held now (expired ones included until they are next looked at). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Stores a value, replacing any under the same key, and evicts past the bounds.
+   *
+   * @param key The key (a job id).
+   * @param value The value.
+   */
+  set(key: string, value: V): void {
+    this.delete(key);
+    const bytes = this.#size(value);
+    if (this.#maxEntries === 0 || this.#ttlMs === 0 || bytes > this.#maxBytes) return;
+    this.#entries.set(key, { value, expires: this.#now() + this.#ttlMs, bytes });
+    this.#bytes += bytes;
+    this.#evict();
+  }
+
+  /**
+   * Reads a value that has not expired.
+   *
+   * @param key The key.
+   * @returns The value, or `undefined`.
+   */
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expires <= this.#now()) {
+      this.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  /**
+   * Forgets a key.
+   *
+   * @param key The key.
+   * @returns Whether it was held.
+   */
+  delete(key: string): boolean {
+    const entry = this.#entries.get(key);
+    if (!entry) return false;
+    this.#entries.delete(key);
+    this.#bytes -= entry.bytes;
+    return true;
+  }
+
+  /** Iterates the live entries, oldest first. */
+  *entries(): IterableIterator<[string, V]> {
+    const now = this.#now();
+    for (const [key, entry] of this.#entries) if (entry.expires > now) yield [key, entry.value];
+  }
+
+  #evict(): void {
+    const now = this.#now();
+    for (const [key, entry] of this.#entries) {
+      const over = this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes;
+      if (!over && entry.expires > now) break;
+      this.delete(key);
+    }
+  }
+}
+
+function bound(value: number, name: string): number {
+  if (!(value >= 0)) throw new RangeError(`'${name}' must be a non-negative number: received ${value}`);
+  return value;
+}

@@ -1,0 +1,387 @@
+// The push app over real HTTP on loopback, served by the runtime running this file.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import * as v from "valibot";
+import { deferred } from "../src/async/deferred.ts";
+import { createPushApp, type PushAppOptions } from "../src/push/create_push_app.ts";
+import { signPushRequest } from "../src/push/push_auth.ts";
+import { RunPodLogger } from "../src/run_pod_logger.ts";
+import type { Server } from "../src/runtime.ts";
+import type { Handler } from "../src/types.ts";
+import { currentRuntime } from "./support/runtime.ts";
+
+interface Served extends AsyncDisposable {
+  url: string;
+  push: ReturnType<typeof createPushApp>;
+  post(body: unknown, headers?: Record<string, string>): Promise<Response>;
+}
+
+async function serve(handler: Handler, options: Partial<PushAppOptions> = {}): Promise<Served> {
+  const runtime = await currentRuntime();
+  const push = createPushApp({
+    handler,
+    logger: new RunPodLogger({ level: "ERROR", write: () => {} }),
+    ...options,
+  });
+  const server: Server = await runtime.serve(push.fetch, { hostname: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${server.port}`;
+  return {
+    url,
+    push,
+    post: (body, headers = {}) =>
+      fetch(`${url}/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    async [Symbol.asyncDispose]() {
+      push.worker.stop("test over");
+      push.worker.abortAll("test over");
+      await server.close();
+    },
+  };
+}
+
+/** Waits for a condition that another request will make true (checked once per macrotask). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** A handler whose jobs wait for the test to release them, by job id. */
+function gated() {
+  const started = new Map<string, ReturnType<typeof deferred<void>>>();
+  const release = new Map<string, ReturnType<typeof deferred<unknown>>>();
+  const runs: string[] = [];
+  const slot = <T>(map: Map<string, T>, id: string, make: () => T) => {
+    if (!map.has(id)) map.set(id, make());
+    return map.get(id)!;
+  };
+  const handler: Handler = async (job, ctx) => {
+    runs.push(job.id);
+    slot(started, job.id, deferred<void>).resolve();
+    const gate = slot(release, job.id, deferred<unknown>);
+    const aborted = new Promise((_, reject) =>
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true })
+    );
+    return await Promise.race([gate.promise, aborted]);
+  };
+  return {
+    handler,
+    runs,
+    started: (id: string) => slot(started, id, deferred<void>).promise,
+    release: (id: string, value: unknown) => slot(release, id, deferred<unknown>).resolve(value),
+  };
+}
+
+test("push: POST /jobs answers the final result synchronously in RunPod's status shape", async () => {
+  await using s = await serve((job) => ({ doubled: (job.input as number) * 2 }));
+  const res = await s.post({ id: "j1", input: 21 });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.id, "j1");
+  assert.equal(body.status, "COMPLETED");
+  assert.deepEqual(body.output, { doubled: 42 });
+  assert.equal(typeof body.delayTime, "number");
+  assert.equal(typeof body.executionTime, "number");
+});
+
+test("push: a job without an id gets a fresh one", async () => {
+  await using s = await serve((job) => job.input);
+  const a = await (await s.post({ input: 1 })).json();
+  const b = await (await s.post({ input: 1 })).json();
+  assert.equal(a.status, "COMPLETED");
+  assert.notEqual(a.id, b.id);
+});
+
+test("push: a handler failure is a 200 FAILED result with the error report, not a 5xx", async () => {
+  await using s = await serve(() => {
+    throw new RangeError("bad prompt");
+  });
+  const res = await s.post({ id: "poison", input: {} });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.status, "FAILED");
+  assert.equal(JSON.parse(body.error).error_type, "RangeError");
+  assert.equal(JSON.parse(body.error).error_message, "bad prompt");
+});
+
+test("push: failureStatus 500 answers FAILED with a 5xx, and a redelivery runs the job again", async () => {
+  let runs = 0;
+  await using s = await serve(() => {
+    runs++;
+    throw new Error("flaky");
+  }, { push: { failureStatus: 500 } });
+  assert.equal((await s.post({ id: "f", input: 1 })).status, 500);
+  // The stored FAILED result answers a redelivery within the window: never a second run.
+  const again = await s.post({ id: "f", input: 1 });
+  assert.equal(again.status, 200);
+  assert.equal((await again.json()).status, "FAILED");
+  assert.equal(runs, 1);
+});
+
+test("push: the same id while the job runs attaches to it; after it ends the stored result answers; one run", async () => {
+  const g = gated();
+  await using s = await serve(g.handler, { concurrencyModifier: () => 4 });
+  const first = s.post({ id: "dup", input: 1 });
+  await g.started("dup");
+  const second = s.post({ id: "dup", input: 1 });
+  const streamed = s.post({ id: "dup", input: 1 }, { accept: "application/x-ndjson" });
+  g.release("dup", { answer: 7 });
+  const [a, b, c] = await Promise.all([first, second, streamed]);
+  assert.deepEqual((await a.json()).output, { answer: 7 });
+  assert.deepEqual((await b.json()).output, { answer: 7 });
+  const lines = (await c.text()).trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(lines.at(-1).status, "COMPLETED");
+  const later = await (await s.post({ id: "dup", input: 1 })).json();
+  assert.deepEqual(later.output, { answer: 7 });
+  assert.deepEqual(g.runs, ["dup"]);
+});
+
+test("push: Prefer: respond-async answers 202 with Location, GET reads the status, the webhook gets the result", async () => {
+  const runtime = await currentRuntime();
+  const hooked = deferred<{ body: unknown; type: string | null }>();
+  const hook = await runtime.serve(async (request) => {
+    hooked.resolve({ body: await request.json(), type: request.headers.get("content-type") });
+    return new Response(null, { status: 204 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const g = gated();
+    await using s = await serve(g.handler);
+    const res = await s.post(
+      { id: "a1", input: 1, webhook: `http://127.0.0.1:${hook.port}/hook` },
+      { prefer: "respond-async" },
+    );
+    assert.equal(res.status, 202);
+    assert.equal(res.headers.get("location"), "/jobs/a1");
+    assert.equal((await res.json()).id, "a1");
+    await g.started("a1");
+    const running = await (await fetch(`${s.url}/jobs/a1`)).json();
+    assert.equal(running.status, "IN_PROGRESS");
+    g.release("a1", "done");
+    const delivered = await hooked.promise;
+    assert.equal(delivered.type, "application/json");
+    assert.deepEqual(
+      { id: (delivered.body as { id: string }).id, status: (delivered.body as { status: string }).status },
+      { id: "a1", status: "COMPLETED" },
+    );
+    const ended = await (await fetch(`${s.url}/jobs/a1`)).json();
+    assert.equal(ended.output, "done");
+  } finally {
+    await hook.close();
+  }
+});
+
+test("push: Accept: text/event-stream streams one event per chunk, then the final status", async () => {
+  await using s = await serve(async function* (job) {
+    for (let i = 0; i < (job.input as number); i++) yield { token: i };
+  });
+  const res = await s.post({ id: "sse", input: 3 }, { accept: "text/event-stream" });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const events = (await res.text()).trim().split("\n\n").map((block) => {
+    const [event, data] = block.split("\n");
+    return { event: event!.slice("event: ".length), data: JSON.parse(data!.slice("data: ".length)) };
+  });
+  assert.deepEqual(events.slice(0, 3), [0, 1, 2].map((i) => ({ event: "chunk", data: { output: { token: i } } })));
+  assert.equal(events[3]!.event, "result");
+  assert.equal(events[3]!.data.status, "COMPLETED");
+  assert.equal(events.length, 4);
+});
+
+test("push: a streaming handler that throws ends the SSE stream with a FAILED result event", async () => {
+  await using s = await serve(async function* () {
+    yield "first";
+    throw new TypeError("broke mid-stream");
+  });
+  const text = await (await s.post({ input: 0 }, { accept: "text/event-stream" })).text();
+  const blocks = text.trim().split("\n\n");
+  assert.equal(blocks[0], 'event: chunk\ndata: {"output":"first"}');
+  const last = JSON.parse(blocks.at(-1)!.split("\n")[1]!.slice(6));
+  assert.equal(last.status, "FAILED");
+  assert.equal(JSON.parse(last.error).error_type, "TypeError");
+});
+
+test("push: SSE applies backpressure: the generator waits for the client to read", async () => {
+  let produced = 0;
+  await using s = await serve(async function* () {
+    for (let i = 0; i < 100_000; i++) {
+      produced++;
+      yield "x".repeat(16 * 1024);
+    }
+  });
+  const res = await s.post({ id: "slow", input: 0 }, { accept: "text/event-stream" });
+  const reader = res.body!.getReader();
+  await reader.read();
+  // A client that stops reading holds the generator back: far fewer than 100,000 chunks made.
+  const seen = deferred<void>();
+  let last = -1;
+  const check = setInterval(() => {
+    if (produced === last) seen.resolve();
+    last = produced;
+  }, 50);
+  await seen.promise;
+  clearInterval(check);
+  assert.ok(produced < 100_000, `the generator ran ahead: ${produced} chunks`);
+  await reader.cancel();
+});
+
+test("push: POST /jobs/:id/cancel aborts ctx.signal and the job ends CANCELLED", async () => {
+  const g = gated();
+  await using s = await serve(g.handler);
+  const pending = s.post({ id: "c1", input: 1 });
+  await g.started("c1");
+  const cancel = await fetch(`${s.url}/jobs/c1/cancel`, { method: "POST" });
+  assert.equal(cancel.status, 200);
+  assert.equal((await cancel.json()).status, "CANCELLED");
+  assert.equal((await (await pending).json()).status, "CANCELLED");
+  assert.equal((await fetch(`${s.url}/jobs/nope/cancel`, { method: "POST" })).status, 404);
+});
+
+test("push: policy.executionTimeout aborts the job and it ends TIMED_OUT", async () => {
+  await using s = await serve((_job, ctx) =>
+    new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)))
+  );
+  const body = await (await s.post({ input: 1, policy: { executionTimeout: 50 } })).json();
+  assert.equal(body.status, "TIMED_OUT");
+  assert.match(body.error, /timed out after 50 ms/);
+});
+
+test("push: with slots and wait queue full, a submission gets 429 with Retry-After and runs nothing", async () => {
+  const g = gated();
+  await using s = await serve(g.handler, { concurrencyModifier: () => 1, queueSize: 1 });
+  const running = s.post({ id: "r", input: 1 });
+  await g.started("r");
+  const queued = s.post({ id: "q", input: 1 });
+  // The queued job is held by the worker before the third submission is refused.
+  await until(() => s.push.worker.has("q"));
+  const refused = await s.post({ id: "x", input: 1 });
+  assert.equal(refused.status, 429);
+  assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+  g.release("r", 1);
+  g.release("q", 2);
+  assert.equal((await (await running).json()).output, 1);
+  assert.equal((await (await queued).json()).output, 2);
+  assert.deepEqual(g.runs, ["r", "q"]);
+  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  assert.match(metrics, /^edgepod_rejected_total\{reason="busy"\} 1$/m);
+});
+
+test("push: bad input answers 400, 413 and 422 with what was wrong, and unknown ids 404", async () => {
+  await using s = await serve((job) => job.input, {
+    inputSchema: v.object({ prompt: v.string() }),
+    push: { maxBodyBytes: 1024 },
+  });
+  const invalid = await s.post("{not json");
+  assert.equal(invalid.status, 400);
+  assert.match((await invalid.json()).error, /JSON/i);
+  const noInput = await s.post({ id: "x" });
+  assert.equal(noInput.status, 400);
+  assert.match((await noInput.json()).error, /input/);
+  const big = await s.post({ input: { prompt: "x".repeat(2000) } });
+  assert.equal(big.status, 413);
+  const schema = await s.post({ input: { prompt: 3 } });
+  assert.equal(schema.status, 422);
+  const issues = await schema.json();
+  assert.match(issues.error, /prompt/);
+  assert.equal((await fetch(`${s.url}/jobs/missing`)).status, 404);
+  const ok = await s.post({ input: { prompt: "hi" } });
+  assert.deepEqual((await ok.json()).output, { prompt: "hi" });
+});
+
+test("push: with bearer tokens or HMAC keys set, every route but /ping needs auth; 401 says nothing more", async () => {
+  await using s = await serve((job) => job.input, {
+    auth: { tokens: ["old-token", "new-token"], hmacKeys: ["hmac-key"] },
+  });
+  assert.equal((await fetch(`${s.url}/ping`)).status, 200);
+  const anonymous = await s.post({ input: 1 });
+  assert.equal(anonymous.status, 401);
+  assert.deepEqual(await anonymous.json(), { error: "Unauthorized" });
+  assert.equal((await fetch(`${s.url}/metrics`)).status, 401);
+  assert.equal((await fetch(`${s.url}/jobs/x`)).status, 401);
+  assert.equal((await fetch(`${s.url}/elsewhere`)).status, 401);
+  assert.equal((await s.post({ input: 1 }, { authorization: "Bearer wrong" })).status, 401);
+  for (const token of ["old-token", "new-token"]) {
+    const res = await s.post({ input: token }, { authorization: `Bearer ${token}` });
+    assert.equal((await res.json()).output, token);
+  }
+  const body = JSON.stringify({ input: "signed" });
+  const signature = await signPushRequest(body, "hmac-key");
+  const signed = await s.post(body, { "x-edgepod-signature": signature });
+  assert.equal((await signed.json()).output, "signed");
+  const tampered = await s.post(JSON.stringify({ input: "tampered" }), {
+    "x-edgepod-signature": signature,
+  });
+  assert.equal(tampered.status, 401);
+});
+
+test("push: a Pub/Sub push envelope is answered as a native submission, its messageId the job id", async () => {
+  let runs = 0;
+  await using s = await serve((job) => {
+    runs++;
+    return { id: job.id, input: job.input };
+  });
+  const envelope = {
+    message: {
+      data: btoa(JSON.stringify({ input: { prompt: "from pubsub" } })),
+      messageId: "m-123",
+      attributes: {},
+    },
+    subscription: "projects/p/subscriptions/s",
+  };
+  const res = await s.post(envelope);
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.id, "m-123");
+  assert.deepEqual(body.output, { id: "m-123", input: { prompt: "from pubsub" } });
+  await s.post(envelope); // redelivered: the stored result, no second run
+  assert.equal(runs, 1);
+});
+
+test("push: a Cloud Tasks task name is the job id", async () => {
+  await using s = await serve((job) => job.id);
+  const res = await s.post({ input: 1 }, { "x-cloudtasks-taskname": "task-9" });
+  assert.equal((await res.json()).output, "task-9");
+});
+
+test("push: GET /ping is 200 when ready and 503 while draining; new work is refused 503", async () => {
+  const g = gated();
+  await using s = await serve(g.handler);
+  assert.equal((await fetch(`${s.url}/ping`)).status, 200);
+  const running = s.post({ id: "inflight", input: 1 });
+  await g.started("inflight");
+  s.push.worker.stop("test drain");
+  assert.equal((await fetch(`${s.url}/ping`)).status, 503);
+  const refused = await s.post({ input: 2 });
+  assert.equal(refused.status, 503);
+  assert.ok(refused.headers.get("retry-after"));
+  const drained = s.push.worker.drain();
+  g.release("inflight", "finished");
+  assert.equal((await (await running).json()).output, "finished");
+  assert.equal(await drained, true);
+});
+
+test("push: a client that goes away before its job starts drops it; a redelivery then runs it once", async () => {
+  const g = gated();
+  await using s = await serve(g.handler);
+  const blocker = s.post({ id: "blocker", input: 1 });
+  await g.started("blocker");
+  const gone = new AbortController();
+  const request = fetch(`${s.url}/jobs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ id: "walkaway", input: 1 }),
+    signal: gone.signal,
+  }).catch(() => undefined);
+  await until(() => s.push.worker.has("walkaway"));
+  gone.abort();
+  await request;
+  await until(() => !s.push.worker.has("walkaway"));
+  g.release("blocker", 0);
+  await blocker;
+  const retry = s.post({ id: "walkaway", input: 1 });
+  await g.started("walkaway");
+  g.release("walkaway", "ran once");
+  assert.equal((await (await retry).json()).output, "ran once");
+  assert.equal(g.runs.filter((id) => id === "walkaway").length, 1);
+});

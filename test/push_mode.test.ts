@@ -1,0 +1,126 @@
+// Push mode as users start it: the fixture worker as a child process on this runtime, with
+// `--push` or `EDGEPOD_MODE=push`, reached over real HTTP on loopback.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { deferred } from "../src/async/deferred.ts";
+import { type Child, startChild } from "./support/child.ts";
+import { currentRuntime, repoRoot } from "./support/runtime.ts";
+
+const WORKER = `${repoRoot}test/fixtures/worker.ts`;
+
+interface PushChild extends AsyncDisposable {
+  child: Child;
+  url: string;
+}
+
+async function startPush(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<PushChild> {
+  const child = startChild(WORKER, args, { env: { FIXTURE_HANDLER: "awaitUrl", ...env } });
+  const ready = await child.waitForLine(/Push worker .* ready on http:\/\//);
+  const url = ready.match(/ready on (http:\/\/[^:]+:\d+)/)![1]!;
+  return {
+    child,
+    url,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGKILL");
+      await child.exited;
+    },
+  };
+}
+
+/** A loopback server whose answers the test releases: `awaitUrl` jobs wait on it. */
+async function releaser() {
+  const runtime = await currentRuntime();
+  const arrived = deferred<void>();
+  const answer = deferred<unknown>();
+  const server = await runtime.serve(async () => {
+    arrived.resolve();
+    return Response.json(await answer.promise);
+  }, { hostname: "127.0.0.1", port: 0 });
+  return {
+    url: `http://127.0.0.1:${server.port}/`,
+    arrived: arrived.promise,
+    release: (value: unknown) => answer.resolve(value),
+    close: () => server.close(),
+  };
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${url}/jobs`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+
+test("push mode: --push serves jobs; SIGTERM refuses new work with 503, finishes the job in flight, exits 0", async () => {
+  const gate = await releaser();
+  try {
+    await using push = await startPush(["--push", "--host", "127.0.0.1", "--port", "0"]);
+    assert.equal((await fetch(`${push.url}/ping`)).status, 200);
+    const inflight = post(push.url, { id: "inflight", input: { url: gate.url } });
+    await gate.arrived;
+    push.child.kill("SIGTERM");
+    await push.child.waitForLine(/Shutting down \(SIGTERM received\)/);
+    assert.equal((await fetch(`${push.url}/ping`)).status, 503);
+    const refused = await post(push.url, { id: "late", input: { url: gate.url } });
+    assert.equal(refused.status, 503);
+    assert.ok(refused.headers.get("retry-after"));
+    gate.release({ finished: true });
+    const answer = await (await inflight).json();
+    assert.equal(answer.status, "COMPLETED");
+    assert.deepEqual(answer.output, { finished: true });
+    assert.equal(await push.child.exited, 0);
+    assert.match(push.child.stdout, /Worker stopped cleanly\./);
+  } finally {
+    await gate.close();
+  }
+});
+
+test("push mode: EDGEPOD_MODE=push with HOST and PORT, and /ping also on PORT_HEALTH", async () => {
+  await using push = await startPush([], {
+    EDGEPOD_MODE: "push",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    PORT_HEALTH: "0",
+    FIXTURE_HANDLER: "echo",
+  });
+  const answer = await (await post(push.url, { input: { hello: "push" } })).json();
+  assert.deepEqual(answer.output, { hello: "push" });
+  assert.equal(answer.status, "COMPLETED");
+});
+
+test("push mode: a non-loopback address without auth is refused at start, naming the settings", async () => {
+  const child = startChild(WORKER, ["--push", "--host", "0.0.0.0", "--port", "0"], {
+    env: { FIXTURE_HANDLER: "echo" },
+  });
+  assert.equal(await child.exited, 1);
+  assert.match(child.stdout, /Refusing to serve push mode on 0\.0\.0\.0 without auth/);
+  assert.match(child.stdout, /EDGEPOD_PUSH_TOKENS/);
+  assert.match(child.stdout, /EDGEPOD_PUSH_DANGEROUSLY_ALLOW_UNAUTHENTICATED/);
+});
+
+test("push mode: with EDGEPOD_PUSH_TOKENS a non-loopback bind starts and demands the token", async () => {
+  await using push = await startPush(["--push", "--host", "0.0.0.0", "--port", "0"], {
+    FIXTURE_HANDLER: "echo",
+    EDGEPOD_PUSH_TOKENS: "rotating-old, rotating-new",
+  });
+  const local = push.url.replace("0.0.0.0", "127.0.0.1");
+  assert.equal((await fetch(`${local}/ping`)).status, 200);
+  assert.equal((await post(local, { input: 1 })).status, 401);
+  const ok = await post(local, { input: 2 }, { authorization: "Bearer rotating-new" });
+  assert.equal((await ok.json()).output, 2);
+});
+
+test("push mode: an invalid EDGEPOD_PUSH_QUEUE or port exits 1 saying what was expected", async () => {
+  const queue = startChild(WORKER, ["--push", "--port", "0"], {
+    env: { FIXTURE_HANDLER: "echo", EDGEPOD_PUSH_QUEUE: "lots" },
+  });
+  assert.equal(await queue.exited, 1);
+  assert.match(queue.stdout, /EDGEPOD_PUSH_QUEUE must be a non-negative integer: received lots/);
+  const port = startChild(WORKER, ["--push"], { env: { FIXTURE_HANDLER: "echo", PORT: "99999" } });
+  assert.equal(await port.exited, 1);
+  assert.match(port.stdout, /push port must be an integer from 0 to 65535: received 99999/);
+});
