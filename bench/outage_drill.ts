@@ -100,7 +100,14 @@ async function jobStreamDown(): Promise<Figures> {
   await run.sim.waitForResults(ids.length, { timeoutMs: 120_000 }).catch(() => {});
   const exit = await run.stop();
   const chunks = ["a0", "a1", "a2"];
-  return figures("job-stream 503 for 10 s, 100 jobs x 3 chunks at 10/s, c=8", run, ids, exit, started, chunks);
+  return figures(
+    "job-stream 503 for 10 s, 100 jobs x 3 chunks at 10/s, c=8",
+    run,
+    ids,
+    exit,
+    started,
+    chunks,
+  );
 }
 
 async function acrossSigterm(): Promise<Figures> {
@@ -114,7 +121,13 @@ async function acrossSigterm(): Promise<Figures> {
   await sleep(2000);
   const exit = await run.stop();
   const taken = ids.filter((id) => (run.sim.ledger.get(id)?.taken ?? 0) > 0);
-  return figures("job-done 503 from 1 s to 11 s, SIGTERM at 2 s, 500 ms jobs, c=8", run, taken, exit, started);
+  return figures(
+    "job-done 503 from 1 s to 11 s, SIGTERM at 2 s, 500 ms jobs, c=8",
+    run,
+    taken,
+    exit,
+    started,
+  );
 }
 
 const SCENARIOS = [jobDoneDown, jobStreamDown, acrossSigterm];
