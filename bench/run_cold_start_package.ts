@@ -106,7 +106,7 @@ const CASES: Case[] = [
     name: "Bun: `bun worker.ts`",
     kind: "worker",
     runtime: "bun",
-    argv: (p) => [EXECUTABLES.bun, "worker.ts"],
+    argv: () => [EXECUTABLES.bun, "worker.ts"],
     aim: 30,
   },
   {

@@ -43,14 +43,13 @@ class PullIntake {
   readonly #env: RunPodEnv;
   readonly #client: RunPodClient;
   readonly #worker: JobWorker;
-  // --- Issue 11 (outage-proof delivery): posts are retried until delivered; this signal stops
-  // them once the worker's drain (deadline plus REPORT_GRACE_MS) is over, and every result not
-  // delivered by then is logged by job id and makes the exit code 1.
+  // Posts are retried until delivered; this signal stops them once the worker's drain (deadline
+  // plus REPORT_GRACE_MS) is over, and every result not delivered by then is logged by job id
+  // and makes the exit code 1.
   readonly #delivery = new AbortController();
   readonly #delivering = new Set<string>();
   readonly #undelivered = new Set<string>();
   #onDelivered?: () => void;
-  // ---
   #heartbeat?: Heartbeat;
 
   constructor(setup: WorkerSetup) {
@@ -63,8 +62,8 @@ class PullIntake {
       env: this.#env,
       info,
       integration: runtime.env("RUNPOD_UA_INTEGRATION"),
-      logger, // issue 11: the outage lines
-      retry: { maxDelay: config.deliveryRetryMaxDelayMs }, // issue 11
+      logger, // the outage lines
+      retry: { maxDelay: config.deliveryRetryMaxDelayMs },
     });
     this.#worker = new JobWorker({ config, logger, info });
   }
@@ -114,9 +113,9 @@ class PullIntake {
       await worker.stopped;
       await Promise.all([take, stops]);
       const clean = await worker.drain();
-      const undelivered = await this.#stopDelivery(); // issue 11
+      const undelivered = await this.#stopDelivery();
       await this.#heartbeat?.stop();
-      // Issue 11: "stopped cleanly" and exit 0 mean that every result was delivered.
+      // "Stopped cleanly" and exit 0 mean that every result was delivered.
       logger.info(
         undelivered > 0
           ? `Worker stopped; ${undelivered} results were not delivered.`
@@ -148,7 +147,7 @@ class PullIntake {
       bufferSize: config.streamBufferSize,
       batch: config.streamBatch,
       maxBytes: config.maxResultBytes,
-      signal: this.#delivery.signal, // issue 11
+      signal: this.#delivery.signal,
     });
     this.#worker.submit(job, {
       permit,
@@ -158,7 +157,7 @@ class PullIntake {
       deliver: async (outcome) => {
         try {
           if (!(outcome.aborted instanceof JobStoppedError)) {
-            await this.#deliver(job.id, channel, outcome); // issue 11
+            await this.#deliver(job.id, channel, outcome);
           }
         } finally {
           this.#heartbeat?.remove(job.id);
@@ -180,7 +179,7 @@ class PullIntake {
       client: this.#client,
       jobId: id,
       log,
-      signal: this.#delivery.signal, // issue 11
+      signal: this.#delivery.signal,
     });
     this.#worker.track(
       id,
@@ -190,7 +189,7 @@ class PullIntake {
     );
   }
 
-  /** Issue 11: posts a final result; remembers the job when it was not delivered. */
+  /** Posts a final result; remembers the job when it was not delivered. */
   async #deliver(id: string, channel: JobChannel, done: ExecutedJob): Promise<void> {
     this.#delivering.add(id);
     try {
@@ -202,7 +201,7 @@ class PullIntake {
   }
 
   /**
-   * Issue 11: after the drain (its deadline and grace), stops the retries still running, logs
+   * After the drain (its deadline and grace), stops the retries still running, logs
    * every result not delivered with its job id, and returns how many there were.
    */
   async #stopDelivery(): Promise<number> {
