@@ -82,8 +82,8 @@ export const runtime: Runtime = {
       },
     });
   },
-  startThread(moduleUrl, data): ThreadHandle {
-    const { handle, worker } = startWebThread(moduleUrl, data);
+  startThread(source, data): ThreadHandle {
+    const { handle, worker } = startWebThread(source, data);
     (worker as Worker & { unref?: () => void }).unref?.();
     return handle;
   },

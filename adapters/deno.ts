@@ -1,8 +1,8 @@
 /**
  * The Deno entry point: `import { start } from "edgepod/deno"`. Least permissions: local test
- * mode needs `--allow-env --allow-read=test_input.json`; the pull worker needs `--allow-env`,
- * `--allow-net` for the RunPod hosts, and `--allow-read` of edgepod's own directory (Deno checks
- * it when the heartbeat thread loads its module).
+ * mode needs `--allow-env --allow-read=test_input.json`; the pull worker needs exactly
+ * `--allow-env --allow-net=<RunPod API host>` (its heartbeat thread starts from a `data:` URL,
+ * so it reads no file).
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
-import { startWebThread, WEB_THREAD_BOOTSTRAP } from "./_web_thread.ts";
+import { startWebThread } from "./_web_thread.ts";
 
 export * from "../src/mod.ts";
 
@@ -22,7 +22,7 @@ interface DenoApi {
   args: string[];
   env: { get(name: string): string | undefined };
   permissions: {
-    querySync(p: { name: "env"; variable?: string } | { name: "read"; path: string }): {
+    querySync(p: { name: "env"; variable?: string }): {
       state: string;
     };
   };
@@ -103,20 +103,8 @@ export const runtime: Runtime = {
       }, fetch);
     });
   },
-  startThread(moduleUrl, data): ThreadHandle {
-    // Deno checks read permission when a Worker loads its modules (unlike the main module graph).
-    const root = new URL("../", import.meta.url);
-    for (const url of [WEB_THREAD_BOOTSTRAP, moduleUrl]) {
-      if (url.protocol !== "file:") continue;
-      const path = decodeURIComponent(url.pathname);
-      if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
-        const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
-        throw new Error(
-          `Cannot start a background thread as Deno needs read access to ${path}: run with --allow-read=${dir}`,
-        );
-      }
-    }
-    return startWebThread(moduleUrl, data).handle;
+  startThread(source, data): ThreadHandle {
+    return startWebThread(source, data).handle;
   },
   http: fetchClient,
   residentMemory: () => Deno.memoryUsage().rss,

@@ -7,10 +7,8 @@
 
 import { readFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
-import { serve } from "@hono/node-server";
 import type { StartOptions } from "../src/config.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
-import { siblingUrl } from "../src/sibling_url.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { nodeHttpClient } from "./_node_http_client.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
@@ -46,8 +44,11 @@ export const runtime: Runtime = {
     return () => void process.off(signal, listener);
   },
   exit: (code) => process.exit(code),
-  serve(fetch, options = {}) {
-    return new Promise<Server>((resolve) => {
+  // @hono/node-server is loaded on first use: the pull worker and local test mode never serve,
+  // and importing it costs Node about as much as the rest of edgepod (see BENCHMARKS.md).
+  async serve(fetch, options = {}) {
+    const { serve } = await import("@hono/node-server");
+    return await new Promise<Server>((resolve) => {
       const server = serve(
         { fetch, hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 },
         (info) =>
@@ -72,16 +73,13 @@ export const runtime: Runtime = {
       );
     });
   },
-  startThread(moduleUrl, data): ThreadHandle {
-    const worker = new Worker(THREAD_BOOTSTRAP, {
-      eval: true,
-      workerData: {
-        entry: siblingUrl("./_thread_node", import.meta.url).href,
-        tsx: tsxLoader(),
-        url: moduleUrl.href,
-        data,
-      },
-    });
+  startThread(source, data): ThreadHandle {
+    if (typeof source !== "string") {
+      throw new TypeError(
+        `A thread's source must be a string of JavaScript: received ${typeof source}`,
+      );
+    }
+    const worker = new Worker(source + NODE_BOOTSTRAP, { eval: true, workerData: data });
     worker.unref();
     return {
       postMessage: (message) => worker.postMessage(message),
@@ -95,26 +93,22 @@ export const runtime: Runtime = {
 };
 
 /**
- * Node 20 does not apply loader hooks (tsx) inside worker threads, so the thread starts from this
- * plain-JS bootstrap, which registers tsx first when running from TypeScript sources.
+ * Appended to the thread's source (evaluated as a CommonJS script, so no loader such as tsx is
+ * involved): calls its `threadMain` with `workerData` and a port over `parentPort`.
  */
-const THREAD_BOOTSTRAP = `
-const { workerData } = require("node:worker_threads");
-(async () => {
-  if (workerData.tsx) (await import(workerData.tsx)).register();
-  await import(workerData.entry);
-})().catch((error) => setImmediate(() => { throw error; }));
+const NODE_BOOTSTRAP = `
+;(() => {
+  const { parentPort, workerData } = require("node:worker_threads");
+  const port = {
+    postMessage: (message) => parentPort.postMessage(message),
+    onMessage: (listener) => void parentPort.on("message", listener),
+    close: () => parentPort.close(),
+  };
+  Promise.resolve()
+    .then(() => threadMain(workerData, port))
+    .catch((error) => setImmediate(() => { throw error; }));
+})();
 `;
-
-/** The tsx registration API when these sources run as TypeScript, else `undefined`. */
-function tsxLoader(): string | undefined {
-  if (!import.meta.url.endsWith(".ts")) return undefined;
-  try {
-    return import.meta.resolve("tsx/esm/api");
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Starts the worker on Node.js (see `startWorker` for the modes).

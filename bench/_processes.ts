@@ -92,6 +92,8 @@ export interface SpawnOptions {
   stdout: string | "pipe";
   /** The file stderr goes to. */
   stderr: string;
+  /** The working directory. @default the repository */
+  cwd?: string;
 }
 
 /** A process started by {@linkcode spawnPinned}. */
@@ -141,7 +143,7 @@ export function spawnPinned(argv: string[], options: SpawnOptions): BenchProcess
   const err = openSync(options.stderr, "w");
   const spawnedAt = epochNow();
   const child = spawn("taskset", ["-c", String(options.cpu), ...argv], {
-    cwd: REPO,
+    cwd: options.cwd ?? REPO,
     env,
     stdio: ["ignore", out, err],
   });

@@ -7,6 +7,7 @@
  *   npm run simulator -- [--port 8000] [--host 127.0.0.1] [--jobs N] [--input '<json>']
  *     [--jobs-file jobs.json] [--long-poll 1000] [--api-key KEY]
  *     [--fault job-take=500x3] [--fault job-done=drop] [--fault job-stream=delay:200x5]
+ *     [--fault job-done=503for20s] [--fault job-stream=dropfor10s@1s]
  *     [--until-results N] [--quiet]
  *
  * It prints `export RUNPOD_...=...` lines: paste them into another shell and start a worker
@@ -18,7 +19,12 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { loadRuntime } from "../adapters/auto.ts";
-import { createSimulator, type SimulatorFault, type SimulatorRoute } from "../src/simulator/mod.ts";
+import {
+  createSimulator,
+  type FaultOptions,
+  type SimulatorFault,
+  type SimulatorRoute,
+} from "../src/simulator/mod.ts";
 
 interface Flags {
   port: number;
@@ -88,21 +94,34 @@ function parseFlags(argv: string[]): Flags {
   return flags;
 }
 
-/** `route=500x3`, `route=429`, `route=drop`, `route=delay:200x5`. */
-function parseFault(text: string): [SimulatorRoute, SimulatorFault, number] {
-  const match = /^([a-z-]+)=(drop|delay:\d+|\d{3})(?:x(\d+|inf))?$/.exec(text);
+/**
+ * `route=500x3`, `route=429`, `route=drop`, `route=delay:200x5`, or a time window (an outage):
+ * `route=503for20s` (from now), `route=dropfor10s@1s` (from 1 s on), durations in `ms` or `s`.
+ */
+function parseFault(text: string): [SimulatorRoute, SimulatorFault, FaultOptions] {
+  const match =
+    /^([a-z-]+)=(drop|delay:\d+|\d{3})(?:x(\d+|inf)|for(\d+(?:\.\d+)?(?:ms|s))(?:@(\d+(?:\.\d+)?(?:ms|s)))?)?$/
+      .exec(text);
   if (!match) {
     throw new TypeError(
-      `--fault must look like job-take=500x3, job-done=drop or job-stream=delay:200: received ${text}`,
+      `--fault must look like job-take=500x3, job-done=drop, job-stream=delay:200 or job-done=503for20s@1s: received ${text}`,
     );
   }
-  const [, route, kind, times] = match;
+  const [, route, kind, times, forText, afterText] = match;
   const fault: SimulatorFault = kind === "drop"
     ? { drop: true }
     : kind!.startsWith("delay:")
     ? { delayMs: Number(kind!.slice(6)) }
     : { status: Number(kind), headers: kind === "429" ? { "retry-after": "1" } : undefined };
-  return [route as SimulatorRoute, fault, times === "inf" ? Infinity : Number(times ?? 1)];
+  const options: FaultOptions = forText
+    ? { forMs: duration(forText), afterMs: afterText ? duration(afterText) : 0 }
+    : { times: times === "inf" ? Infinity : Number(times ?? 1) };
+  return [route as SimulatorRoute, fault, options];
+}
+
+/** `20s`, `1.5s` or `300ms`, in ms. */
+function duration(text: string): number {
+  return text.endsWith("ms") ? Number(text.slice(0, -2)) : Number(text.slice(0, -1)) * 1000;
 }
 
 const flags = parseFlags(process.argv.slice(2));
@@ -113,8 +132,8 @@ const sim = createSimulator({
   recordRequests: false,
 });
 for (const text of flags.faults) {
-  const [route, fault, times] = parseFault(text);
-  sim.fault(route, fault, { times });
+  const [route, fault, options] = parseFault(text);
+  sim.fault(route, fault, options);
 }
 if (flags.jobsFile) sim.enqueueMany(JSON.parse(readFileSync(flags.jobsFile, "utf8")));
 for (let i = 0; i < flags.jobs; i++) sim.enqueue({ input: flags.input });

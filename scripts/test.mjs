@@ -4,8 +4,9 @@
 // line per runtime and a last line `N passed, N failed` summing all three. Exits non-zero if a
 // type-check or a runner fails, or if a runner ran zero tests.
 //
-// Usage: node scripts/test.mjs [node|deno|bun|pool ...]   (default: all of them; `pool` is the
-// pool test in test/pool/, skipped, and said so, without redis-server and nginx)
+// Usage: node scripts/test.mjs [node|deno|bun|package|pool ...]   (default: all of them;
+// `package` is test/package/, the installed tarball under every runtime, run by Node; `pool` is
+// the pool test in test/pool/, skipped, and said so, without redis-server and nginx)
 // EDGEPOD_TEST_SUMMARY=<file> also writes the last line to <file> (for .ci/run).
 
 import { spawn, spawnSync } from "node:child_process";
@@ -18,6 +19,10 @@ const bin = join(root, "node_modules", ".bin");
 const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: "1", FORCE_COLOR: "0" };
 const testFiles = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort()
   .map((f) => `test/${f}`);
+// test/package/: the packed tarball installed into scratch projects and run under every runtime
+// (and the Dockerfiles' commands). They drive other runtimes' processes, so Node runs them once.
+const packageFiles = readdirSync(join(root, "test", "package"))
+  .filter((f) => f.endsWith(".test.ts")).sort().map((f) => `test/package/${f}`);
 
 const runners = {
   node: {
@@ -43,6 +48,14 @@ const runners = {
     count: (out) => ({
       passed: last(out, /\| (\d+) passed/),
       failed: last(out, /\| (\d+) failed/),
+    }),
+  },
+  package: {
+    cmd: process.execPath,
+    args: ["--import", "tsx", "--test", "--test-reporter=spec", ...packageFiles],
+    count: (out) => ({
+      passed: last(out, /^ℹ pass (\d+)$/m),
+      failed: last(out, /^ℹ fail (\d+)$/m),
     }),
   },
   bun: {
@@ -98,16 +111,17 @@ let ok = true;
 let passed = 0;
 let failed = 0;
 
-// The build comes first: under Node, `import "edgepod"` resolves to dist/ (the package's `node`
-// export condition), and the examples are tested through that import.
+// The build comes first: `import "edgepod"` resolves to dist/ (the package's exports) under Node
+// and Bun, and the examples are tested through that import.
+// The build checks (never rewrites) the generated heartbeat thread source.
 const checks = [
-  ["build (dist/ for Node)", ["-p", "tsconfig.build.json"]],
-  ["tsc (project)", ["-p", "."]],
-  ["tsc (src/ Web-only)", ["-p", "tsconfig.web.json"]],
+  ["build (dist/, the package's code)", process.execPath, ["scripts/build.mjs", "--check"]],
+  ["tsc (project)", join(bin, "tsc"), ["-p", "."]],
+  ["tsc (src/ Web-only)", join(bin, "tsc"), ["-p", "tsconfig.web.json"]],
 ];
-for (const [name, args] of checks) {
+for (const [name, cmd, args] of checks) {
   console.log(`\n=== ${name} ===`);
-  const result = await run(join(bin, "tsc"), args);
+  const result = await run(cmd, args);
   if (result.code !== 0) {
     ok = false;
     failed++;
@@ -118,7 +132,7 @@ for (const [name, args] of checks) {
 for (const name of selected) {
   const runner = runners[name];
   if (!runner) {
-    console.error(`Unknown runtime ${name}; expected node, deno, bun or pool`);
+    console.error(`Unknown runtime ${name}; expected node, deno, bun, package or pool`);
     process.exit(2);
   }
   const missing = (runner.requires ?? []).filter((binary) => !onPath(binary));

@@ -65,6 +65,12 @@ export interface StartOptions {
   /** The largest result body posted, in bytes; larger ones become a FAILED result. @default 20 MB */
   maxResultBytes?: number;
   /**
+   * The longest wait between two attempts to deliver a result, stream chunk or progress update
+   * while RunPod's job-done or job-stream fails, in ms (a `Retry-After` may ask for longer).
+   * Posts are retried until delivered, with jittered back-off up to this. @default 10000
+   */
+  deliveryRetryMaxDelayMs?: number;
+  /**
    * Push and dev intakes: how many jobs may wait for a slot when every slot is taken; past it a
    * submission is answered `429` with `Retry-After`. `EDGEPOD_PUSH_QUEUE` overrides it.
    * @default the concurrency limit in force
@@ -124,6 +130,8 @@ export interface WorkerConfig {
   streamBatch?: Required<StreamBatchOptions>;
   /** See {@linkcode StartOptions.maxResultBytes}. */
   maxResultBytes: number;
+  /** See {@linkcode StartOptions.deliveryRetryMaxDelayMs}. */
+  deliveryRetryMaxDelayMs: number;
   /** See {@linkcode StartOptions.queueSize}; `undefined` follows the limit. */
   queueSize?: number;
   /** Push settings with their defaults. */
@@ -164,6 +172,7 @@ const SCHEMA = v.strictObject({
     v.strictObject({ maxChunks: v.optional(int(1)), merge: v.optional(fn) }),
   ], "a boolean or { maxChunks?, merge? }")),
   maxResultBytes: v.optional(int(1)),
+  deliveryRetryMaxDelayMs: v.optional(int(1)),
   queueSize: v.optional(int(0)),
   push: v.optional(v.strictObject({
     maxBodyBytes: v.optional(int(1)),
@@ -230,6 +239,7 @@ export function parseConfig(input: unknown): WorkerConfig {
       }
       : undefined,
     maxResultBytes: (raw.maxResultBytes as number | undefined) ?? 20 * 1024 * 1024,
+    deliveryRetryMaxDelayMs: (raw.deliveryRetryMaxDelayMs as number | undefined) ?? 10_000,
     queueSize: raw.queueSize as number | undefined,
     push: pushDefaults((raw.push ?? {}) as PushOptions),
   };

@@ -55,8 +55,8 @@ export interface ThreadPort {
 }
 
 /**
- * The entry point of a module run by {@linkcode Runtime.startThread}: the thread imports the
- * module and calls its exported `threadMain(data, port)`.
+ * The entry point of a thread started by {@linkcode Runtime.startThread}: the thread's source
+ * declares `threadMain(data, port)`, which is called once with the data.
  */
 export type ThreadMain = (data: unknown, port: ThreadPort) => void | Promise<void>;
 
@@ -94,10 +94,14 @@ export interface Runtime {
   /** Serves `handler` over HTTP. */
   serve(handler: FetchHandler, options?: ServeOptions): Promise<Server>;
   /**
-   * Runs `moduleUrl` in a background thread (Node `worker_threads`, a Web `Worker` on Deno and
-   * Bun) and calls its exported {@linkcode ThreadMain} with `data`.
+   * Runs `source` in a background thread (Node `worker_threads` with `eval`, a Web `Worker` from a
+   * `data:` URL on Deno and Bun) and calls the {@linkcode ThreadMain} it declares with `data`.
+   * `source` is plain JavaScript, a script with no `import` or `export` that declares a
+   * top-level `threadMain`. Nothing is read from the file system, so the thread needs no read
+   * permission on Deno and works inside a `bun build --compile` binary. `data` must be
+   * structured-clonable; a `SharedArrayBuffer` in it is shared, not copied.
    */
-  startThread(moduleUrl: URL, data: unknown): ThreadHandle;
+  startThread(source: string, data: unknown): ThreadHandle;
   /** The HTTP client the worker should use; the adapter may supply one faster than `fetch`. */
   readonly http: HttpClient;
   /** The process's resident memory in bytes, for metrics and benchmarks. */

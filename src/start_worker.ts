@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type CliArgs, parseCliArgs } from "./cli_args.ts";
+import { parseCliArgs } from "./cli_args.ts";
 import { parseConfig, type StartOptions, type WorkerConfig } from "./config.ts";
 import type { WorkerInfo } from "./job_result.ts";
 import { runLocalTest } from "./local_test.ts";

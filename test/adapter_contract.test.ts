@@ -100,11 +100,16 @@ test("adapter: http client rejects on a refused connection and on abort", async 
   );
 });
 
-test("adapter: startThread() runs a module's threadMain and exchanges messages", async () => {
-  const thread = runtime.startThread(
-    new URL("./fixtures/echo_thread.ts", import.meta.url),
-    "hello",
-  );
+/** A thread's source for the contract test: answers each message with its double. */
+const ECHO_THREAD = `
+function threadMain(data, port) {
+  port.postMessage({ ready: data });
+  port.onMessage((message) => port.postMessage({ doubled: message * 2 }));
+}
+`;
+
+test("adapter: startThread() runs a source's threadMain and exchanges messages", async () => {
+  const thread = runtime.startThread(ECHO_THREAD, "hello");
   const messages: unknown[] = [];
   const got = deferred<void>();
   thread.onMessage((message) => {
@@ -116,6 +121,46 @@ test("adapter: startThread() runs a module's threadMain and exchanges messages",
   await got.promise;
   assert.deepEqual(messages, [{ ready: "hello" }, { doubled: 4 }, { doubled: 42 }]);
   await thread.terminate();
+});
+
+test("adapter: startThread() shares a SharedArrayBuffer with the thread", async () => {
+  const shared = new Int32Array(new SharedArrayBuffer(8));
+  const thread = runtime.startThread(
+    "function threadMain(data, port) { Atomics.store(new Int32Array(data), 0, 7); port.postMessage('set'); }",
+    shared.buffer,
+  );
+  const got = deferred<unknown>();
+  thread.onMessage(got.resolve);
+  try {
+    assert.equal(await got.promise, "set");
+    assert.equal(Atomics.load(shared, 0), 7);
+  } finally {
+    await thread.terminate();
+  }
+});
+
+test("adapter: startThread() reports a thread that throws through onError", async () => {
+  const thread = runtime.startThread(
+    "function threadMain() { throw new Error('thread-boom'); }",
+    null,
+  );
+  const failed = deferred<unknown>();
+  thread.onError(failed.resolve);
+  // Node's thread is unref'd (it must not keep a worker alive): hold the event loop meanwhile.
+  const keepAlive = setInterval(() => {}, 60_000);
+  try {
+    assert.match(String(await failed.promise), /thread-boom/);
+  } finally {
+    clearInterval(keepAlive);
+    await thread.terminate();
+  }
+});
+
+test("adapter: startThread() refuses a source that is not a string", () => {
+  assert.throws(
+    () => runtime.startThread(new URL("file:///x.js") as unknown as string, null),
+    (error: unknown) => error instanceof TypeError && /must be a string/.test(error.message),
+  );
 });
 
 test("adapter: residentMemory() reports bytes", () => {

@@ -34,6 +34,7 @@ test("parseConfig() fills in the documented defaults", () => {
   assert.equal(config.streamBufferSize, 64);
   assert.equal(config.streamBatch, undefined);
   assert.equal(config.maxResultBytes, 20 * 1024 * 1024);
+  assert.equal(config.deliveryRetryMaxDelayMs, 10_000);
 });
 
 test("parseConfig() accepts an async handler", () => {
@@ -202,6 +203,7 @@ const INTEGER_KEYS: Array<[string, number]> = [
   ["drainTimeoutMs", 0],
   ["streamBufferSize", 1],
   ["maxResultBytes", 1],
+  ["deliveryRetryMaxDelayMs", 1],
 ];
 
 for (const [key, min] of INTEGER_KEYS) {

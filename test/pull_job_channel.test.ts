@@ -56,7 +56,9 @@ class Gates {
 }
 
 /** A channel for job `JOB` over an in-memory simulator. */
-function setup(options: { retry?: PostRetryOptions } = {}) {
+function setup(
+  options: { retry?: PostRetryOptions; signal?: AbortSignal; bufferSize?: number } = {},
+) {
   const sim = createSimulator({ longPollMs: 0, apiKey: "key" });
   const gates = new Gates();
   const vars: Record<string, string> = { ...sim.env("http://sim.test") };
@@ -68,7 +70,13 @@ function setup(options: { retry?: PostRetryOptions } = {}) {
     retry: options.retry ?? { minDelay: 0, maxDelay: 1 },
   });
   const { log, lines } = recordingLogger();
-  const channel = new JobChannel({ client, jobId: JOB, log });
+  const channel = new JobChannel({
+    client,
+    jobId: JOB,
+    log,
+    signal: options.signal,
+    bufferSize: options.bufferSize,
+  });
   return { sim, gates, channel, lines };
 }
 
@@ -326,4 +334,101 @@ test("JobChannel.sink() posts each chunk to job-stream", async () => {
   await writer.close();
   assert.deepEqual(record(sim).chunks, ["a", { b: 1 }]);
   assert.ok(sim.requests.every((r) => r.route === "job-stream" && r.query.isStream === "false"));
+});
+
+// --- outages (issue 11) ---
+
+/** The job's requests of one route that were answered with an error or cut. */
+function failedPosts(sim: Simulator, route: "job-done" | "job-stream"): number {
+  return sim.requests.filter((r) => r.route === route && r.fault !== undefined).length;
+}
+
+test("JobChannel.finish() delivers the result after an outage far longer than 6 attempts", async () => {
+  const { sim, channel, lines } = setup();
+  sim.fault("job-done", { status: 503 }, { times: Infinity });
+  const finishing = channel.finish(executed({ output: "kept" }));
+  await sim.waitFor(() => failedPosts(sim, "job-done") >= 20);
+  sim.clearFaults();
+  assert.equal(await finishing, true);
+  assert.deepEqual(record(sim).results.map((r) => r.body), [{ output: "kept" }]);
+  assert.deepEqual(at(lines, "error"), []);
+});
+
+test("JobChannel.finish() resolves false when the delivery signal aborts, and says why", async () => {
+  const controller = new AbortController();
+  const { sim, channel, lines } = setup({ signal: controller.signal });
+  sim.fault("job-done", { status: 503 }, { times: Infinity });
+  const finishing = channel.finish(executed({ output: 1 }));
+  await sim.waitFor(() => failedPosts(sim, "job-done") >= 8);
+  controller.abort(new Error("the grace after the drain deadline passed"));
+  assert.equal(await finishing, false);
+  assert.equal(record(sim).results.length, 0);
+  const errors = at(lines, "error");
+  assert.equal(errors.length, 1);
+  assert.match(
+    errors[0]!,
+    /^Failed to return job results\. \| HTTP 503 \(after \d+ attempts\); retries stopped at the drain deadline and its grace$/,
+  );
+});
+
+test("JobChannel.sink() holds chunks through a job-stream outage: the writer is paused, nothing is dropped, order is kept", async () => {
+  const { sim, channel } = setup({ bufferSize: 2 });
+  sim.fault("job-stream", { drop: true }, { times: Infinity });
+  try {
+    const writer = channel.sink().getWriter();
+    let written = 0;
+    const writes: Promise<void>[] = [];
+    // A writer that honours backpressure, as executeJob does.
+    while (writer.desiredSize! > 0) writes.push(writer.write(written++));
+    await sim.waitFor(() => failedPosts(sim, "job-stream") >= 10);
+    assert.equal(written, 2, "the buffer filled and the writer stopped");
+    assert.equal(writer.desiredSize, 0);
+    assert.equal(sim.ledger.get(JOB), undefined, "nothing got through yet");
+    sim.clearFaults();
+    for (; written < 8; written++) {
+      await writer.ready;
+      writes.push(writer.write(written));
+    }
+    await writer.close();
+    await Promise.all(writes);
+    assert.deepEqual(record(sim).chunks, [0, 1, 2, 3, 4, 5, 6, 7]);
+  } finally {
+    sim.clearFaults(); // never leave a post retrying after a failed assertion
+  }
+});
+
+test("JobChannel.finish() waits for the chunk still retrying: the final result follows the last chunk", async () => {
+  const { sim, channel } = setup();
+  sim.fault("job-stream", { status: 502 }, { times: Infinity });
+  const writer = channel.sink().getWriter();
+  const chunk = writer.write("last words");
+  await sim.waitFor(() => failedPosts(sim, "job-stream") >= 1);
+  writer.close().catch(() => {});
+  const finishing = channel.finish(executed({ output: ["last words"] }, true));
+  await sim.waitFor(() => failedPosts(sim, "job-stream") >= 8);
+  assert.equal(sim.requests.filter((r) => r.route === "job-done").length, 0, "no final yet");
+  sim.clearFaults();
+  await chunk;
+  assert.equal(await finishing, true);
+  const routes = sim.requests.filter((r) => r.fault === undefined).map((r) => r.route);
+  assert.deepEqual(routes, ["job-stream", "job-done"]);
+  assert.deepEqual(sim.report().chunksAfterFinal, []);
+});
+
+test("JobChannel.progress() during a job-done outage drops stale updates, never the latest", async () => {
+  const { sim, channel } = setup();
+  sim.fault("job-done", { status: 503 }, { times: Infinity });
+  const first = channel.progress("10%");
+  await sim.waitFor(() => failedPosts(sim, "job-done") >= 3);
+  const second = channel.progress("20%");
+  const third = channel.progress("30%");
+  await first; // superseded while retrying: it stops and settles
+  await sim.waitFor(() => failedPosts(sim, "job-done") >= 8);
+  sim.clearFaults();
+  await Promise.all([second, third]);
+  const progress = record(sim).progress;
+  assert.equal(progress.at(-1), "30%");
+  assert.ok(!progress.includes("20%"), "the stale update in between is dropped");
+  assert.equal(await channel.finish(executed({ output: "done" })), true);
+  assert.deepEqual(sim.report().progressAfterFinal, []);
 });

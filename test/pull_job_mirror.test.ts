@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { deferred } from "../src/async/deferred.ts";
+import type { HeartbeatData } from "../src/pull/heartbeat_thread.ts";
+import { HEARTBEAT_THREAD_SOURCE } from "../src/pull/heartbeat_thread_source.ts";
 import { JobMirror, readJobMirror } from "../src/pull/job_mirror.ts";
 import { currentRuntime } from "./support/runtime.ts";
 
@@ -33,24 +35,45 @@ test("JobMirror.write() cuts a list over 64 KiB at an id boundary", () => {
   assert.equal(mirror.truncated, false);
 });
 
-test("readJobMirror() in another thread sees the main thread's writes", async () => {
+test("the heartbeat thread's bundled source reads the main thread's mirror writes", async () => {
   const runtime = await currentRuntime();
   const mirror = new JobMirror();
+  const pings: { jobs: string | null; version: string | null }[] = [];
+  let waiting: { want: string | null; done: () => void } | undefined;
+  const server = await runtime.serve((request) => {
+    const url = new URL(request.url);
+    const jobs = url.searchParams.get("job_id");
+    pings.push({ jobs, version: url.searchParams.get("runpod_version") });
+    if (waiting && waiting.want === jobs) waiting.done();
+    return new Response(null, { status: 200 });
+  });
   const thread = runtime.startThread(
-    new URL("./fixtures/mirror_reader_thread.ts", import.meta.url),
-    mirror.buffer,
+    HEARTBEAT_THREAD_SOURCE,
+    {
+      url: `http://127.0.0.1:${server.port}/ping/pod-1`,
+      apiKey: "key",
+      intervalMs: 10,
+      version: "9.9.9",
+      mirror: mirror.buffer,
+    } satisfies HeartbeatData,
   );
-  let next = deferred<unknown>();
-  thread.onMessage((message) => next.resolve(message));
+  const stopped = deferred<void>();
+  thread.onMessage((message) => {
+    if ((message as { type: string }).type === "stopped") stopped.resolve();
+  });
   try {
-    assert.equal(await next.promise, "ready");
     for (const list of [["a"], ["a", "b", "c"], []]) {
+      const seen = deferred<void>();
+      waiting = { want: list.length ? list.join(",") : null, done: seen.resolve };
       mirror.write(list);
-      next = deferred<unknown>();
-      thread.postMessage("read");
-      assert.deepEqual(await next.promise, list);
+      await seen.promise;
     }
+    thread.postMessage({ type: "stop" });
+    await stopped.promise;
+    assert.ok(pings.every((ping) => ping.version === "9.9.9"));
+    assert.equal(pings.at(-1)!.jobs, null);
   } finally {
     await thread.terminate();
+    await server.close();
   }
 });

@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { deferred } from "../src/async/deferred.ts";
 import type { HttpClient } from "../src/http_client.ts";
 import { describeError, type PostRetryOptions, RunPodClient } from "../src/pull/runpod_client.ts";
 import { readRunPodEnv, type RunPodEnv } from "../src/pull/runpod_env.ts";
@@ -13,6 +14,7 @@ import type { SimulatorOptions } from "../src/simulator/simulator_options.ts";
 import {
   httpResponse,
   type RecordingHttp,
+  recordingLogger,
   scriptedHttp,
   simHttp,
   TEST_WORKER_INFO,
@@ -573,4 +575,138 @@ test("RunPodClient.take() aborts a long-poll past its timeout and reads it as no
   const outcome = await client.take(1, false);
   assert.equal(outcome.kind, "none");
   assert.equal((aborted as Error).name, "TimeoutError");
+});
+
+// --- outages (issue 11: retried until delivered) ---
+
+/** A client over an in-memory simulator whose log lines are recorded. */
+function loggedOnSimulator(retry: PostRetryOptions = FAST_RETRY) {
+  const sim = createSimulator({ longPollMs: 0, apiKey: API_KEY });
+  const { log, lines } = recordingLogger();
+  const client = new RunPodClient({
+    http: simHttp(sim).http,
+    env: envFor(sim),
+    info: TEST_WORKER_INFO,
+    retry,
+    logger: log,
+  });
+  return { sim, client, lines };
+}
+
+test("RunPodClient.postDone() retries far past the old 6-attempt budget until delivered", async () => {
+  const { sim, client } = onSimulator();
+  sim.fault("job-done", { status: 503 }, { times: 40 });
+  const outcome = await client.postDone("j1", '{"output":1}', false);
+  assert.equal(outcome.ok, true);
+  assert.equal(outcome.attempts, 41);
+  assert.equal(sim.ledger.get("j1")!.attempts, 41);
+  assert.equal(sim.report().jobs[0]!.results.length, 1);
+});
+
+test("RunPodClient.postStream() retries a dropped connection until delivered", async () => {
+  const { sim, client } = onSimulator();
+  sim.fault("job-stream", { drop: true }, { times: 12 });
+  const outcome = await client.postStream("j1", '{"output":"a"}');
+  assert.equal(outcome.ok, true);
+  assert.equal(outcome.attempts, 13);
+  assert.deepEqual(sim.ledger.get("j1")!.chunks, ["a"]);
+});
+
+test("RunPodClient posts stop retrying when their signal aborts, with aborted: true", async () => {
+  const { sim, client } = onSimulator();
+  sim.fault("job-done", { status: 503, body: "down" }, { times: Infinity });
+  const controller = new AbortController();
+  const posting = client.postDone("j1", '{"output":1}', false, { signal: controller.signal });
+  await sim.waitFor(() => sim.requests.length >= 8);
+  controller.abort(new Error("drain deadline and grace passed"));
+  const outcome = await posting;
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.aborted, true);
+  assert.equal(outcome.status, 503);
+  assert.ok(outcome.attempts >= 8, `attempts ${outcome.attempts}`);
+  assert.equal(sim.report().jobs[0]!.results.length, 0);
+  // Aborted before the call: nothing is sent.
+  const before = sim.requests.length;
+  const late = await client.postDone("j2", "{}", false, { signal: controller.signal });
+  assert.deepEqual([late.ok, late.aborted, late.attempts], [false, true, 0]);
+  assert.equal(sim.requests.length, before);
+});
+
+test("RunPodClient posts end at once when their signal aborts during an attempt that gets no answer", async () => {
+  let calls = 0;
+  const second = deferred<void>();
+  const { http } = scriptedHttp(() => {
+    if (++calls === 1) return httpResponse(503, "");
+    second.resolve();
+    return new Promise(() => {}); // the retry hangs: no answer, no timeout soon
+  });
+  const client = onScript(http);
+  const controller = new AbortController();
+  const posting = client.postDone("j1", "{}", false, { signal: controller.signal });
+  await second.promise;
+  controller.abort(new Error("stop"));
+  const outcome = await posting;
+  assert.deepEqual([outcome.ok, outcome.aborted, outcome.attempts], [false, true, 2]);
+});
+
+test("RunPodClient posts stop retrying once superseded, but never abandon an attempt in flight", async () => {
+  const { sim, client } = onSimulator();
+  sim.fault("job-done", { status: 500 }, { times: Infinity });
+  let newer = false;
+  const posting = client.postDone("j1", '{"status":"IN_PROGRESS","output":1}', false, {
+    kind: "progress",
+    superseded: () => newer,
+  });
+  await sim.waitFor(() => sim.requests.length >= 3);
+  newer = true;
+  const outcome = await posting;
+  assert.equal(outcome.aborted, true);
+  assert.equal(outcome.attempts, sim.requests.length, "every attempt sent got its answer");
+});
+
+test("RunPodClient honours Retry-After on a 503 as on a 429", async () => {
+  const { sim, client, lines } = loggedOnSimulator({ minDelay: 5000, maxDelay: 10_000 });
+  sim.fault("job-done", { status: 503, headers: { "Retry-After": "0" } }, { times: 2 });
+  sim.fault("job-done", { status: 429, headers: { "Retry-After": "0" } });
+  const outcome = await client.postDone("j1", '{"output":1}', false);
+  assert.equal(outcome.ok, true);
+  assert.equal(outcome.attempts, 4);
+  const waits = lines.filter((l) => l.level === "debug").map((l) =>
+    /retrying in (\d+) ms/.exec(l.message)?.[1]
+  );
+  assert.deepEqual(waits, ["0", "0", "0"]);
+});
+
+test("RunPodClient backs off with jitter and never waits longer than maxDelay", async () => {
+  const { sim, client, lines } = loggedOnSimulator({ minDelay: 1, maxDelay: 4 });
+  sim.fault("job-done", { status: 500 }, { times: 10 });
+  assert.equal((await client.postDone("j1", "{}", false)).ok, true);
+  const waits = lines.filter((l) => l.level === "debug").map((l) =>
+    Number(/retrying in (\d+) ms/.exec(l.message)?.[1])
+  );
+  assert.equal(waits.length, 10);
+  assert.ok(waits.every((w) => w >= 0 && w <= 4), waits.join());
+});
+
+test("RunPodClient logs an outage once when it starts and once when it ends, retries only at DEBUG", async () => {
+  const { sim, client, lines } = loggedOnSimulator();
+  sim.fault("job-done", { status: 503 }, { times: Infinity });
+  const posts = ["a", "b", "c"].map((id) => client.postDone(id, '{"output":1}', false));
+  await sim.waitFor(() => ["a", "b", "c"].every((id) => (sim.ledger.get(id)?.attempts ?? 0) >= 7));
+  sim.clearFaults();
+  const outcomes = await Promise.all(posts);
+  assert.ok(outcomes.every((o) => o.ok && o.attempts >= 7));
+  const operator = lines.filter((l) => l.level !== "debug");
+  assert.equal(operator.length, 2, JSON.stringify(operator));
+  assert.equal(operator[0]!.level, "warn");
+  assert.equal(
+    operator[0]!.message,
+    "RunPod's job-done endpoint is failing (HTTP 503): holding 3 results (jobs a, b, c); retrying until it answers.",
+  );
+  assert.equal(operator[1]!.level, "info");
+  assert.match(
+    operator[1]!.message,
+    /^RunPod's job-done endpoint answers again after \d+\.\d s; 3 posts delivered late\.$/,
+  );
+  assert.ok(lines.filter((l) => l.level === "debug").length >= 18, "one DEBUG line per retry");
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createSimulator, type Simulator, type SimulatorEvent } from "../src/simulator/mod.ts";
+import {
+  createSimulator,
+  FaultScript,
+  type Simulator,
+  type SimulatorEvent,
+} from "../src/simulator/mod.ts";
 
 const BASE = "http://sim/v2/ep";
 const FORM = "application/x-www-form-urlencoded";
@@ -464,6 +469,56 @@ test("fault() rejects unknown routes and malformed faults", () => {
   assert.throws(() => sim.fault("ping", { status: 99 }), RangeError);
   assert.throws(() => sim.fault("ping", { delayMs: -1 }), RangeError);
   assert.throws(() => sim.fault("ping", { status: 500 }, { times: 0 }), RangeError);
+});
+
+test("a fault with forMs applies to every request of its route while the window is open", () => {
+  const clock = { now: 0 };
+  const faults = new FaultScript({ now: () => clock.now });
+  faults.add("job-done", { status: 503 }, { forMs: 20_000 });
+  for (const at of [0, 1, 10_000, 19_999]) {
+    clock.now = at;
+    const fault = faults.next("job-done");
+    assert.equal(fault?.kind, "respond", `at ${at} ms`);
+  }
+  assert.equal(faults.next("job-stream"), undefined, "other routes answer normally");
+  assert.equal(faults.inWindow("job-done"), true);
+  clock.now = 20_000;
+  assert.equal(faults.next("job-done"), undefined, "the window closed by itself");
+  assert.equal(faults.inWindow("job-done"), false);
+});
+
+test("a fault window with afterMs opens later, and applies before counted faults", () => {
+  const clock = { now: 100 };
+  const faults = new FaultScript({ now: () => clock.now });
+  faults.add("job-done", { status: 500 }, { times: 1 });
+  faults.add("job-done", { drop: true }, { forMs: 10_000, afterMs: 1000 });
+  clock.now = 200;
+  assert.equal(faults.inWindow("job-done"), false);
+  assert.equal(faults.next("job-done")?.kind, "respond", "before the window: the counted fault");
+  clock.now = 1100;
+  assert.equal(faults.next("job-done")?.kind, "drop");
+  faults.add("job-done", { status: 502 }, { times: 1 });
+  assert.equal(faults.next("job-done")?.kind, "drop", "the open window comes first");
+  clock.now = 11_100;
+  assert.equal(faults.next("job-done")?.kind, "respond", "then the counted fault again");
+  assert.equal(faults.next("job-done"), undefined);
+});
+
+test("clearFaults() ends fault windows, and fault() validates them", async () => {
+  const sim = createSimulator({ longPollMs: 0 });
+  sim.fault("job-stream", { status: 503 }, { forMs: 3_600_000 });
+  const faulted = await post(sim, "/job-stream/w1/j1?isStream=false", '{"output":1}');
+  assert.equal(faulted.status, 503);
+  await faulted.body?.cancel();
+  sim.fault("ping", { status: 500 }, { forMs: 3_600_000, afterMs: 3_600_000 });
+  await get(sim, "/ping/w1");
+  assert.equal(sim.pings.length, 1, "a window that has not opened yet does not apply");
+  sim.clearFaults("job-stream");
+  assert.equal((await post(sim, "/job-stream/w1/j1?isStream=false", '{"output":2}')).status, 200);
+  assert.deepEqual(sim.ledger.get("j1")!.chunks, [2]);
+  assert.throws(() => sim.fault("ping", { status: 500 }, { forMs: 0 }), RangeError);
+  assert.throws(() => sim.fault("ping", { status: 500 }, { forMs: 10, afterMs: -1 }), RangeError);
+  assert.throws(() => sim.fault("ping", { status: 500 }, { forMs: 10, times: 2 }), TypeError);
 });
 
 test("enqueueRaw() serves malformed jobs verbatim", async () => {

@@ -7,8 +7,8 @@
 import { deferred } from "../async/deferred.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
 import type { Runtime, ThreadHandle } from "../runtime.ts";
-import { siblingUrl } from "../sibling_url.ts";
 import type { HeartbeatData, HeartbeatReport } from "./heartbeat_thread.ts";
+import { HEARTBEAT_THREAD_SOURCE } from "./heartbeat_thread_source.ts";
 import { JobMirror } from "./job_mirror.ts";
 
 /** How long removals from the job list are gathered before the mirror is rewritten, in ms. */
@@ -101,10 +101,9 @@ export class Heartbeat {
   /** Starts the ping thread (the first ping goes out at once). Failing to start is logged. */
   start(): void {
     if (this.#thread) return;
-    const module = siblingUrl("./heartbeat_thread", import.meta.url);
     let thread: ThreadHandle;
     try {
-      thread = this.#runtime.startThread(module, this.#data);
+      thread = this.#runtime.startThread(HEARTBEAT_THREAD_SOURCE, this.#data);
     } catch (error) {
       this.#logger.error(
         `Pings will not be sent: ${error instanceof Error ? error.message : String(error)}`,

@@ -1,6 +1,9 @@
 /**
  * The heartbeat's thread side: pings RunPod on a fixed cadence from its own event loop, so a
- * handler that blocks the main thread for seconds cannot delay a ping.
+ * handler that blocks the main thread for seconds cannot delay a ping. The thread does not load
+ * this file: the build bundles it (with what it imports) into `heartbeat_thread_source.ts`, whose
+ * string the thread starts from. Keep it free of runtime globals and of `import`s other than
+ * `src/` modules.
  *
  * @module
  */
@@ -42,7 +45,8 @@ export type HeartbeatReport =
  *
  * @example
  * ```ts ignore
- * runtime.startThread(new URL("./heartbeat_thread.ts", import.meta.url), data);
+ * // Runs in the thread, from the bundled source in heartbeat_thread_source.ts:
+ * runtime.startThread(HEARTBEAT_THREAD_SOURCE, data);
  * ```
  */
 export function threadMain(data: unknown, port: ThreadPort): void {

@@ -1,6 +1,7 @@
 /**
  * One job's deliveries to RunPod, in order: stream chunks through a bounded sink, progress
- * updates (newest wins), then exactly one final result.
+ * updates (newest wins), then exactly one final result. Every post is retried until it is
+ * delivered, or until the delivery signal aborts (the worker's drain deadline plus its grace).
  *
  * @module
  */
@@ -27,6 +28,12 @@ export interface JobChannelOptions {
   batch?: { maxChunks: number; merge: ChunkMerger };
   /** The largest body, in UTF-8 bytes. @default 20 MB */
   maxBytes?: number;
+  /**
+   * The delivery signal: stops the retries of every post of this job (the worker aborts it at
+   * the drain deadline plus its grace). What was not delivered then is logged, and
+   * {@linkcode JobChannel.finish} resolves to `false`. @default never aborted
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -47,6 +54,9 @@ export class JobChannel {
   #pending?: { body: string; delivered: ReturnType<typeof deferred<void>> };
   #pumping?: Promise<void>;
   #finished = false;
+  /** The chunk post in flight (chunks are posted one at a time); the final result waits for it. */
+  #chunk?: Promise<unknown>;
+  #chunksLost = 0;
 
   /** @param options Client, job and stream settings. */
   constructor(options: JobChannelOptions) {
@@ -59,14 +69,28 @@ export class JobChannel {
    * @returns A new `WritableStream` posting to job-stream.
    */
   sink(): WritableStream<unknown> {
-    const { client, jobId, log } = this.#options;
+    const { client, jobId, log, signal } = this.#options;
+    const options = { signal };
     return chunkSink({
       bufferSize: this.#options.bufferSize,
       batch: this.#options.batch,
       maxBytes: this.#options.maxBytes,
+      // One post at a time, retried until delivered: while it waits the sink fills and the
+      // handler is paused (backpressure), so no chunk is dropped or overtaken.
       post: async (body) => {
-        const outcome = await client.postStream(jobId, body);
-        if (!outcome.ok) log.error(`Failed to stream a chunk. | ${describeOutcome(outcome)}`);
+        if (this.#finished) {
+          // Only an aborted job's sink can still write once finish() began: its FAILED result
+          // goes out now, and a chunk must never follow it.
+          log.debug("A stream chunk of an aborted job was not posted.");
+          return;
+        }
+        const posting = client.postStream(jobId, body, options);
+        this.#chunk = posting;
+        const outcome = await posting;
+        if (this.#chunk === posting) this.#chunk = undefined;
+        if (!outcome.ok && this.#chunksLost++ === 0) {
+          log.error(`Failed to stream a chunk. | ${describeOutcome(outcome)}`);
+        }
       },
     });
   }
@@ -101,13 +125,22 @@ export class JobChannel {
   }
 
   async #pump(): Promise<void> {
-    const { client, jobId, log } = this.#options;
+    const { client, jobId, log, signal } = this.#options;
+    // A stale update stops being retried once a newer one waits; the newest is retried until
+    // delivered (or the delivery signal aborts).
+    const options = {
+      signal,
+      kind: "progress" as const,
+      superseded: () => this.#pending !== undefined,
+    };
     while (this.#pending) {
       const { body, delivered } = this.#pending;
       this.#pending = undefined;
       try {
-        const outcome = await client.postDone(jobId, body, false);
-        if (!outcome.ok) {
+        const outcome = await client.postDone(jobId, body, false, options);
+        if (outcome.aborted && !signal?.aborted) {
+          log.debug("A stale progress update was replaced by a newer one during an outage.");
+        } else if (!outcome.ok) {
           log.warn(`Failed to send a progress update. | ${describeOutcome(outcome)}`);
         }
       } catch (error) {
@@ -120,18 +153,20 @@ export class JobChannel {
   }
 
   /**
-   * Posts the final result after any queued progress. A 4xx answer (the result was refused, for
-   * example as too large) is followed by a small FAILED result saying so, so the job never
-   * hangs; 5xx and network errors were already retried by the client.
+   * Posts the final result after the chunk in flight and any queued progress. A 4xx answer (the
+   * result was refused, for example as too large) is followed by a small FAILED result saying
+   * so, so the job never hangs; 5xx and network errors are retried by the client until the
+   * result is delivered or the delivery signal aborts.
    *
    * @param done The executed job.
-   * @returns Whether a final result was accepted.
+   * @returns Whether a final result was delivered (accepted by job-done).
    */
   async finish(done: ExecutedJob): Promise<boolean> {
-    const { client, jobId, log } = this.#options;
+    const { client, jobId, log, signal } = this.#options;
     this.#finished = true;
+    while (this.#chunk !== undefined) await this.#chunk;
     await this.#pumping;
-    let outcome = await client.postDone(jobId, done.body, done.isStream);
+    let outcome = await client.postDone(jobId, done.body, done.isStream, { signal });
     if (
       !outcome.ok && outcome.status !== undefined && outcome.status < 500 && outcome.status !== 429
     ) {
@@ -144,9 +179,15 @@ export class JobChannel {
         }`,
       };
       if (done.result.stopPod) fallback.stopPod = true;
-      outcome = await client.postDone(jobId, JSON.stringify(fallback), done.isStream);
+      outcome = await client.postDone(jobId, JSON.stringify(fallback), done.isStream, { signal });
     }
-    if (!outcome.ok) log.error(`Failed to return job results. | ${describeOutcome(outcome)}`);
+    if (!outcome.ok) {
+      log.error(
+        `Failed to return job results. | ${describeOutcome(outcome)}${
+          outcome.aborted ? "; retries stopped at the drain deadline and its grace" : ""
+        }`,
+      );
+    }
     log.info("Finished.");
     return outcome.ok;
   }

@@ -8,7 +8,8 @@
 import { backoffDelay } from "../async/backoff.ts";
 import { delay } from "../async/delay.ts";
 import type { Permit } from "../concurrency_gate.ts";
-import { JobStoppedError } from "../errors.ts";
+import { JobStoppedError, WorkerShutdownError } from "../errors.ts";
+import type { ExecutedJob } from "../execute_job.ts";
 import type { Job } from "../types.ts";
 import { JobWorker } from "../worker/job_worker.ts";
 import type { WorkerSetup } from "../worker/worker_setup.ts";
@@ -24,8 +25,8 @@ import { TakeLoop } from "./take_loop.ts";
  * `refreshWorker`).
  *
  * @param setup The validated configuration, runtime, logger and identity.
- * @returns The exit code: 0 after a clean drain, 1 when jobs had to be aborted or a fitness
- * check failed.
+ * @returns The exit code: 0 after a clean drain with every result delivered, 1 when jobs had
+ * to be aborted, a result could not be delivered, or a fitness check failed.
  *
  * @example
  * ```ts ignore
@@ -42,6 +43,13 @@ class PullIntake {
   readonly #env: RunPodEnv;
   readonly #client: RunPodClient;
   readonly #worker: JobWorker;
+  // Posts are retried until delivered; this signal stops them once the worker's drain (deadline
+  // plus REPORT_GRACE_MS) is over, and every result not delivered by then is logged by job id
+  // and makes the exit code 1.
+  readonly #delivery = new AbortController();
+  readonly #delivering = new Set<string>();
+  readonly #undelivered = new Set<string>();
+  #onDelivered?: () => void;
   #heartbeat?: Heartbeat;
 
   constructor(setup: WorkerSetup) {
@@ -54,6 +62,8 @@ class PullIntake {
       env: this.#env,
       info,
       integration: runtime.env("RUNPOD_UA_INTEGRATION"),
+      logger, // the outage lines
+      retry: { maxDelay: config.deliveryRetryMaxDelayMs },
     });
     this.#worker = new JobWorker({ config, logger, info });
   }
@@ -103,11 +113,17 @@ class PullIntake {
       await worker.stopped;
       await Promise.all([take, stops]);
       const clean = await worker.drain();
+      const undelivered = await this.#stopDelivery();
       await this.#heartbeat?.stop();
+      // "Stopped cleanly" and exit 0 mean that every result was delivered.
       logger.info(
-        clean ? "Worker stopped cleanly." : "Worker stopped; unfinished jobs were reported FAILED.",
+        undelivered > 0
+          ? `Worker stopped; ${undelivered} results were not delivered.`
+          : clean
+          ? "Worker stopped cleanly."
+          : "Worker stopped; unfinished jobs were reported FAILED.",
       );
-      return clean ? 0 : 1;
+      return clean && undelivered === 0 ? 0 : 1;
     } finally {
       unlisten();
     }
@@ -131,6 +147,7 @@ class PullIntake {
       bufferSize: config.streamBufferSize,
       batch: config.streamBatch,
       maxBytes: config.maxResultBytes,
+      signal: this.#delivery.signal,
     });
     this.#worker.submit(job, {
       permit,
@@ -139,7 +156,9 @@ class PullIntake {
       // A stopped job gets no result, as in the Python SDK.
       deliver: async (outcome) => {
         try {
-          if (!(outcome.aborted instanceof JobStoppedError)) await channel.finish(outcome);
+          if (!(outcome.aborted instanceof JobStoppedError)) {
+            await this.#deliver(job.id, channel, outcome);
+          }
         } finally {
           this.#heartbeat?.remove(job.id);
         }
@@ -156,13 +175,56 @@ class PullIntake {
     log.error(`Malformed job skipped: ${reason}`);
     if (this.#worker.has(id)) return; // the copy of a job that runs: the job gets its result
     this.#heartbeat?.add(id);
-    const channel = new JobChannel({ client: this.#client, jobId: id, log });
+    const channel = new JobChannel({
+      client: this.#client,
+      jobId: id,
+      log,
+      signal: this.#delivery.signal,
+    });
     this.#worker.track(
       id,
-      channel.finish(failed(new TypeError(`Malformed job: ${reason}`))).finally(() =>
+      this.#deliver(id, channel, failed(new TypeError(`Malformed job: ${reason}`))).finally(() =>
         this.#heartbeat?.remove(id)
       ),
     );
+  }
+
+  /** Posts a final result; remembers the job when it was not delivered. */
+  async #deliver(id: string, channel: JobChannel, done: ExecutedJob): Promise<void> {
+    this.#delivering.add(id);
+    try {
+      if (!(await channel.finish(done))) this.#undelivered.add(id);
+    } finally {
+      this.#delivering.delete(id);
+      if (this.#delivering.size === 0) this.#onDelivered?.();
+    }
+  }
+
+  /**
+   * After the drain (its deadline and grace), stops the retries still running, logs
+   * every result not delivered with its job id, and returns how many there were.
+   */
+  async #stopDelivery(): Promise<number> {
+    if (this.#delivering.size > 0) {
+      for (const id of this.#delivering) this.#undelivered.add(id);
+      this.#delivery.abort(new WorkerShutdownError("the drain deadline and its grace passed"));
+      // The channels log each result they give up on; that takes a moment, not a network wait.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 250);
+        this.#onDelivered = resolve;
+      });
+      clearTimeout(timer);
+    }
+    const ids = [...this.#undelivered];
+    if (ids.length > 0) {
+      this.#setup.logger.error(
+        `${ids.length} results were not delivered to RunPod (the jobs will time out there): ${
+          ids.join(", ")
+        }`,
+      );
+    }
+    return ids.length;
   }
 
   async #stopLoop(): Promise<void> {

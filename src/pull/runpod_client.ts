@@ -6,10 +6,15 @@
  */
 
 import { backoffDelay } from "../async/backoff.ts";
-import { delay } from "../async/delay.ts";
-import { retry, RetryError } from "../async/retry.ts";
 import type { HttpClient, HttpRequest, HttpResponse } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
+import type { Logger } from "../types.ts";
+import {
+  type DeliveryKind,
+  type DeliveryRoute,
+  type DeliveryTicket,
+  OutageMonitor,
+} from "./outage_monitor.ts";
 import { resultUrlBuilder, type RunPodEnv, takeUrl } from "./runpod_env.ts";
 import { readTakeResponse, retryAfter, type TakeOutcome } from "./take_response.ts";
 
@@ -24,14 +29,36 @@ export interface ClientTimeouts {
 /** How often the post watchdog looks for overdue posts, in ms. */
 const WATCHDOG_MS = 1000;
 
-/** How result posts are retried. */
+/**
+ * How result, chunk and progress posts are retried: until they are delivered, by default. The
+ * waits grow from `minDelay` to `maxDelay` with full jitter; a `Retry-After` on a 429 or 5xx
+ * answer replaces the computed wait (up to 5 minutes).
+ */
 export interface PostRetryOptions {
-  /** Attempts in all, the first included. @default 6 */
+  /** Attempts in all, the first included: a positive integer or `Infinity`. @default Infinity */
   maxAttempts?: number;
-  /** The first back-off, in ms. @default 250 */
+  /** The first back-off, in ms. @default 250 (or `maxDelay` when that is smaller) */
   minDelay?: number;
-  /** The longest back-off, in ms. @default 5000 */
+  /** The longest back-off, in ms. @default 10000 */
   maxDelay?: number;
+}
+
+/** Per-post options of {@linkcode RunPodClient.postDone} and {@linkcode RunPodClient.postStream}. */
+export interface PostOptions {
+  /**
+   * Stops the retries, at once even during an attempt (its answer is then ignored): the outcome
+   * has `aborted: true`. The worker aborts it at the drain deadline plus its grace.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+  /**
+   * Asked before each retry: `true` stops retrying (a stale progress update that a newer one
+   * replaces). An attempt in flight is never abandoned for it, so posts stay in order.
+   * @default undefined
+   */
+  superseded?: () => boolean;
+  /** What `postDone` carries, for the outage lines. @default "result" */
+  kind?: "result" | "progress";
 }
 
 /** The outcome of a post. */
@@ -46,6 +73,8 @@ export interface PostOutcome {
   error?: unknown;
   /** Attempts made. */
   attempts: number;
+  /** Retries were stopped by `signal` or `superseded` before the post got an answer. */
+  aborted?: boolean;
 }
 
 /** What a stop poll found. */
@@ -55,11 +84,11 @@ export type StopOutcome =
   | { kind: "throttled"; retryAfterMs?: number }
   | { kind: "error"; message: string };
 
-class RetryableStatus extends Error {
-  constructor(readonly response: HttpResponse) {
-    super(`HTTP ${response.status}`);
-  }
-}
+/** The longest `Retry-After` honoured, in ms. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** A failed attempt: a retryable answer (5xx, 429) or a network error. */
+type Failure = { response: HttpResponse } | { error: unknown };
 
 /** Options for {@linkcode RunPodClient}. */
 export interface RunPodClientOptions {
@@ -75,6 +104,8 @@ export interface RunPodClientOptions {
   retry?: PostRetryOptions;
   /** Request timeouts. */
   timeouts?: ClientTimeouts;
+  /** Receives the outage lines (WARN, INFO) and one DEBUG line per retry. @default none */
+  logger?: Logger;
 }
 
 /**
@@ -91,6 +122,8 @@ export class RunPodClient {
   readonly #env: RunPodEnv;
   readonly #getHeaders: Record<string, string>;
   readonly #retry: Required<PostRetryOptions>;
+  readonly #logger?: Logger;
+  readonly #monitor: OutageMonitor;
   readonly #timeouts: Required<ClientTimeouts>;
   readonly #takeUrls = new Map<number, string>();
   readonly #watched = new Set<{ deadline: number; reject: (reason: unknown) => void }>();
@@ -109,11 +142,14 @@ export class RunPodClient {
       "user-agent": ua,
       accept: "application/json",
     };
+    const maxDelay = options.retry?.maxDelay ?? 10_000;
     this.#retry = {
-      maxAttempts: options.retry?.maxAttempts ?? 6,
-      minDelay: options.retry?.minDelay ?? 250,
-      maxDelay: options.retry?.maxDelay ?? 5000,
+      maxAttempts: options.retry?.maxAttempts ?? Infinity,
+      minDelay: options.retry?.minDelay ?? Math.min(250, maxDelay),
+      maxDelay,
     };
+    this.#logger = options.logger;
+    this.#monitor = new OutageMonitor({ logger: options.logger });
     this.#timeouts = {
       poll: options.timeouts?.poll ?? 90_000,
       post: options.timeouts?.post ?? 60_000,
@@ -270,27 +306,49 @@ export class RunPodClient {
 
   /**
    * Posts a final result (`isStream` as given) or a progress update (`isStream=false`) to
-   * job-done.
+   * job-done, retried on 5xx, 429 and network errors until it is delivered (see
+   * {@linkcode PostRetryOptions}) or `options.signal` aborts.
    *
    * @param jobId The job.
    * @param body The JSON body.
    * @param isStream Whether the handler streamed.
-   * @returns The outcome after retries.
+   * @param options The delivery signal, and what the post carries.
+   * @returns The outcome: delivered (`ok`), refused (a 4xx `status`), or given up on.
    */
-  postDone(jobId: string, body: string, isStream: boolean): Promise<PostOutcome> {
-    return this.#post(() => this.#resultUrl(isStream ? "doneStream" : "done", jobId), jobId, body);
+  postDone(
+    jobId: string,
+    body: string,
+    isStream: boolean,
+    options?: PostOptions,
+  ): Promise<PostOutcome> {
+    return this.#post(
+      "job-done",
+      options?.kind ?? "result",
+      () => this.#resultUrl(isStream ? "doneStream" : "done", jobId),
+      jobId,
+      body,
+      options,
+    );
   }
 
   /**
    * Posts a stream chunk (`{"output": ...}`) to job-stream, `isStream=false` as the platform
-   * receives it today (#325).
+   * receives it today (#325), retried as {@linkcode RunPodClient.postDone} is.
    *
    * @param jobId The job.
    * @param body The JSON body.
+   * @param options The delivery signal.
    * @returns The outcome after retries.
    */
-  postStream(jobId: string, body: string): Promise<PostOutcome> {
-    return this.#post(() => this.#resultUrl("stream", jobId), jobId, body);
+  postStream(jobId: string, body: string, options?: PostOptions): Promise<PostOutcome> {
+    return this.#post(
+      "job-stream",
+      "chunk",
+      () => this.#resultUrl("stream", jobId),
+      jobId,
+      body,
+      options,
+    );
   }
 
   /**
@@ -321,13 +379,23 @@ export class RunPodClient {
     }
   }
 
-  async #post(makeUrl: () => string, jobId: string, body: string): Promise<PostOutcome> {
+  async #post(
+    route: DeliveryRoute,
+    kind: DeliveryKind,
+    makeUrl: () => string,
+    jobId: string,
+    body: string,
+    options: PostOptions | undefined,
+  ): Promise<PostOutcome> {
     let url: string;
     try {
       url = makeUrl();
     } catch (error) {
       // A missing or broken RUNPOD_WEBHOOK_POST_* template: a failed post, never a throw.
       return { ok: false, error, attempts: 0 };
+    }
+    if (options?.signal?.aborted) {
+      return { ok: false, error: options.signal.reason, attempts: 0, aborted: true };
     }
     // As the Python SDK: a JSON body labelled form-urlencoded, which the platform accepts, and
     // X-Request-ID on this request only (the SDK leaked it into every later request).
@@ -337,45 +405,100 @@ export class RunPodClient {
       charset: "utf-8",
       "x-request-id": jobId,
     };
-    let attempts = 0;
-    const attempt = async () => {
-      attempts++;
-      const res = await this.#sendWatched(
-        { method: "POST", url, headers, body },
-        this.#timeouts.post,
-      );
-      if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res);
-      return res;
-    };
-    const delayFor = (error: unknown) =>
-      error instanceof RetryableStatus && error.response.status === 429
-        ? retryAfter(error.response.header("retry-after"))
-        : undefined;
+    const request: HttpRequest = { method: "POST", url, headers, body };
+    const ticket = this.#monitor.begin(route, kind, jobId);
+    let failure: Failure;
     try {
-      let response: HttpResponse;
-      try {
-        response = await attempt(); // the common case needs no retry machinery
-      } catch (first) {
-        const { maxAttempts, minDelay } = this.#retry;
-        if (maxAttempts <= 1) throw new RetryError(first, 1);
-        // The same back-off progression as one retry() over every attempt: minDelay, 2x, 4x...
-        await delay(delayFor(first) ?? backoffDelay(0, this.#retry));
-        response = await retry(attempt, {
-          ...this.#retry,
-          maxAttempts: maxAttempts - 1,
-          minDelay: minDelay * 2,
-          delayFor,
-        });
-      }
-      return { ok: response.status < 300, status: response.status, body: response.body, attempts };
+      // The common case needs no retry machinery.
+      const response = await this.#sendWatched(request, this.#timeouts.post);
+      if (!isRetryable(response.status)) return this.#answered(ticket, response, 1);
+      failure = { response };
     } catch (error) {
-      const last = error instanceof RetryError ? error.cause : error;
-      if (last instanceof RetryableStatus) {
-        return { ok: false, status: last.response.status, body: last.response.body, attempts };
+      failure = { error };
+    }
+    return await this.#retryPost(ticket, request, failure, options);
+  }
+
+  /** The retries of a post whose first attempt failed: until delivered, refused or stopped. */
+  async #retryPost(
+    ticket: DeliveryTicket,
+    request: HttpRequest,
+    first: Failure,
+    options: PostOptions | undefined,
+  ): Promise<PostOutcome> {
+    const signal = options?.signal;
+    const { maxAttempts, minDelay, maxDelay } = this.#retry;
+    let failure = first;
+    for (let attempts = 1;; attempts++) {
+      const what = describeFailure(failure);
+      this.#monitor.failed(ticket, what);
+      const stopped = signal?.aborted || options?.superseded?.() === true;
+      if (stopped || attempts >= maxAttempts) {
+        this.#monitor.end(ticket, "abandoned");
+        return { ...failedOutcome(failure, attempts), ...(stopped ? { aborted: true } : {}) };
       }
-      return { ok: false, error: last, attempts };
+      const hinted = "response" in failure
+        ? retryAfter(failure.response.header("retry-after"))
+        : undefined;
+      const wait = hinted !== undefined
+        ? Math.min(hinted, MAX_RETRY_AFTER_MS)
+        : backoffDelay(attempts - 1, { minDelay, maxDelay });
+      this.#logger?.debug(
+        `Posting to ${ticket.route} failed (${what}, attempt ${attempts}); retrying in ${
+          Math.round(wait)
+        } ms.`,
+        ticket.jobId,
+      );
+      await this.#monitor.sleep(ticket, wait, signal);
+      if (signal?.aborted || options?.superseded?.() === true) {
+        this.#monitor.end(ticket, "abandoned");
+        return { ...failedOutcome(failure, attempts), aborted: true };
+      }
+      try {
+        const response = await raced(this.#sendWatched(request, this.#timeouts.post), signal);
+        if (!isRetryable(response.status)) return this.#answered(ticket, response, attempts + 1);
+        failure = { response };
+      } catch (error) {
+        if (signal?.aborted) {
+          this.#monitor.end(ticket, "abandoned");
+          return { ...failedOutcome(failure, attempts + 1), aborted: true };
+        }
+        failure = { error };
+      }
     }
   }
+
+  #answered(ticket: DeliveryTicket, response: HttpResponse, attempts: number): PostOutcome {
+    const ok = response.status < 300;
+    this.#monitor.end(ticket, ok ? "delivered" : "refused");
+    return { ok, status: response.status, body: response.body, attempts };
+  }
+}
+
+function isRetryable(status: number): boolean {
+  return status >= 500 || status === 429;
+}
+
+function describeFailure(failure: Failure): string {
+  return "response" in failure ? `HTTP ${failure.response.status}` : describeError(failure.error);
+}
+
+function failedOutcome(failure: Failure, attempts: number): PostOutcome {
+  return "response" in failure
+    ? { ok: false, status: failure.response.status, body: failure.response.body, attempts }
+    : { ok: false, error: failure.error, attempts };
+}
+
+/** `promise`, or a rejection with `signal.reason` as soon as it aborts. */
+function raced<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    // The abandoned attempt's late outcome is ignored (it is always handled here).
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    if (signal.aborted) onAbort();
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Scripted faults: what the simulator does instead of answering normally, for the next few
- * requests of one route.
+ * requests of one route, or for every request of a route during a time window (an outage).
  *
  * @module
  */
@@ -66,8 +66,25 @@ export type SimulatorFault = StatusFault | DropFault | DelayFault | BodyFault;
 
 /** Options for {@linkcode FaultScript.add}. */
 export interface FaultOptions {
-  /** How many of the route's next requests get this fault; `Infinity` for all. @default 1 */
+  /**
+   * How many of the route's next requests get this fault; `Infinity` for all. Not with
+   * `forMs`. @default 1
+   */
   times?: number;
+  /**
+   * A time window instead of a count: every request of the route that arrives within `forMs`
+   * ms (starting `afterMs` ms from now) gets this fault, like an outage of that route. A window
+   * applies before counted faults, and ends by itself. @default undefined (a counted fault)
+   */
+  forMs?: number;
+  /** With `forMs`: how long from now the window opens, in ms. @default 0 */
+  afterMs?: number;
+}
+
+/** Options for {@linkcode FaultScript}. */
+export interface FaultScriptOptions {
+  /** The clock of time windows, in ms. @default performance.now */
+  now?: () => number;
 }
 
 /** A fault in normal form: drop, delay, or a fixed response. */
@@ -81,12 +98,19 @@ interface Entry {
   remaining: number;
 }
 
+interface Window {
+  readonly fault: ResolvedFault;
+  readonly start: number;
+  readonly end: number;
+}
+
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
 /**
  * Per-route queues of scripted faults. Faults of one route apply in the order they were added,
- * each to the next `times` requests of that route. Looking up a route without faults is one map
- * read.
+ * each to the next `times` requests of that route. A fault with `forMs` is a time window
+ * instead: it applies to every request of the route while the window is open, ahead of the
+ * counted ones. Looking up a route without faults is one map read.
  *
  * @example A 429 for the next job-take
  * ```ts
@@ -99,21 +123,34 @@ const NULL_BODY_STATUSES = new Set([204, 205, 304]);
  */
 export class FaultScript {
   #queues = new Map<SimulatorRoute, Fifo<Entry>>();
+  #windows = new Map<SimulatorRoute, Window[]>();
+  readonly #now: () => number;
+
+  /** @param options The clock of time windows. */
+  constructor(options: FaultScriptOptions = {}) {
+    this.#now = options.now ?? (() => performance.now());
+  }
 
   /**
    * Scripts a fault.
    *
    * @param route The route whose next requests fail.
    * @param fault What happens instead of the normal answer.
-   * @param options How many requests it applies to.
-   * @throws {TypeError} When the route is unknown or the fault has no recognised shape.
-   * @throws {RangeError} When `times`, `status` or `delayMs` is out of range.
+   * @param options How many requests it applies to, or the time window.
+   * @throws {TypeError} When the route is unknown, the fault has no recognised shape, or both
+   * `times` and `forMs` are given.
+   * @throws {RangeError} When `times`, `forMs`, `afterMs`, `status` or `delayMs` is out of
+   * range.
    */
   add(route: SimulatorRoute, fault: SimulatorFault, options: FaultOptions = {}): void {
     if (!SIMULATOR_ROUTES.includes(route)) {
       throw new TypeError(
         `'route' must be one of ${SIMULATOR_ROUTES.join(", ")}: received ${String(route)}`,
       );
+    }
+    if (options.forMs !== undefined || options.afterMs !== undefined) {
+      this.#addWindow(route, fault, options);
+      return;
     }
     const { times = 1 } = options;
     if (!(times === Infinity || (Number.isInteger(times) && times > 0))) {
@@ -132,6 +169,10 @@ export class FaultScript {
    * @returns The fault to apply, or `undefined` to answer normally.
    */
   next(route: SimulatorRoute): ResolvedFault | undefined {
+    if (this.#windows.size > 0) {
+      const fault = this.#windowFault(route);
+      if (fault !== undefined) return fault;
+    }
     const queue = this.#queues.get(route);
     const entry = queue?.peek();
     if (entry === undefined) return undefined;
@@ -140,7 +181,19 @@ export class FaultScript {
   }
 
   /**
-   * Counts the requests of a route that will still be faulted.
+   * Whether a time window of the route is open now.
+   *
+   * @param route The route.
+   * @returns `true` while a request of the route would get a window's fault.
+   */
+  inWindow(route: SimulatorRoute): boolean {
+    const now = this.#now();
+    return (this.#windows.get(route) ?? []).some((w) => w.start <= now && now < w.end);
+  }
+
+  /**
+   * Counts the requests of a route that will still be faulted by counted faults (time windows
+   * are not counted; see {@linkcode FaultScript.inWindow}).
    *
    * @param route The route.
    * @returns The sum of the remaining `times` (may be `Infinity`).
@@ -157,8 +210,42 @@ export class FaultScript {
    * @param route The route; all routes when omitted.
    */
   clear(route?: SimulatorRoute): void {
-    if (route === undefined) this.#queues.clear();
-    else this.#queues.delete(route);
+    if (route === undefined) {
+      this.#queues.clear();
+      this.#windows.clear();
+    } else {
+      this.#queues.delete(route);
+      this.#windows.delete(route);
+    }
+  }
+
+  #addWindow(route: SimulatorRoute, fault: SimulatorFault, options: FaultOptions): void {
+    const { forMs, afterMs = 0, times } = options;
+    if (times !== undefined) {
+      throw new TypeError("'times' and 'forMs' exclude each other: give a count or a window");
+    }
+    if (typeof forMs !== "number" || !(forMs > 0)) {
+      throw new RangeError(`'forMs' must be a number > 0: received ${String(forMs)}`);
+    }
+    if (typeof afterMs !== "number" || !(afterMs >= 0) || !Number.isFinite(afterMs)) {
+      throw new RangeError(`'afterMs' must be a finite number >= 0: received ${String(afterMs)}`);
+    }
+    const resolved = resolveFault(fault);
+    const start = this.#now() + afterMs;
+    let windows = this.#windows.get(route);
+    if (windows === undefined) this.#windows.set(route, windows = []);
+    windows.push({ fault: resolved, start, end: start + forMs });
+  }
+
+  /** The fault of the route's first open window; closed windows are forgotten. */
+  #windowFault(route: SimulatorRoute): ResolvedFault | undefined {
+    const windows = this.#windows.get(route);
+    if (windows === undefined) return undefined;
+    const now = this.#now();
+    const open = windows.filter((w) => now < w.end);
+    if (open.length === 0) this.#windows.delete(route);
+    else if (open.length < windows.length) this.#windows.set(route, open);
+    return open.find((w) => w.start <= now)?.fault;
   }
 }
 

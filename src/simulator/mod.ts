@@ -55,6 +55,7 @@ export {
   droppedResponse,
   type FaultOptions,
   FaultScript,
+  type FaultScriptOptions,
   SIMULATOR_ROUTES,
   type SimulatorFault,
   type SimulatorRoute,

@@ -179,14 +179,18 @@ export class Simulator extends EventTarget {
   }
 
   /**
-   * Scripts a fault for the next `times` requests of a route (faults of a route queue up).
+   * Scripts a fault for the next `times` requests of a route (faults of a route queue up), or,
+   * with `forMs`, for every request of the route during a time window: an outage, such as
+   * `sim.fault("job-done", { status: 503 }, { forMs: 20_000 })`, or a broken network with
+   * `{ drop: true }` (the connection is cut, so the worker sees a network error).
    *
    * @param route The route.
    * @param fault `{ status, body?, headers? }`, `{ drop: true }`, `{ delayMs }` or
    * `{ body, contentType, status? }`.
-   * @param options How many requests it applies to.
-   * @throws {TypeError} When the route or the fault's shape is unknown.
-   * @throws {RangeError} When `times`, `status` or `delayMs` is out of range.
+   * @param options How many requests it applies to, or the window (`forMs`, `afterMs`).
+   * @throws {TypeError} When the route or the fault's shape is unknown, or both `times` and
+   * `forMs` are given.
+   * @throws {RangeError} When `times`, `forMs`, `afterMs`, `status` or `delayMs` is out of range.
    */
   fault(route: SimulatorRoute, fault: SimulatorFault, options?: FaultOptions): void {
     this.#core.faults.add(route, fault, options);

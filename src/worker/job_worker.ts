@@ -322,14 +322,15 @@ export class JobWorker {
    * Waits for every held job, up to `drainTimeoutMs`; past it, aborts them (they are reported
    * FAILED) and gives their delivery {@linkcode REPORT_GRACE_MS} more.
    *
-   * @returns Whether every job finished in time (a clean drain).
+   * @returns Whether no job had to be aborted (a clean drain). Jobs still delivering at the
+   * deadline are not aborted; the intake knows whether their deliveries got through.
    */
   async drain(): Promise<boolean> {
     const { drainTimeoutMs } = this.#config;
     if (this.#held.size === 0) return true;
     this.#logger.info(`Waiting up to ${drainTimeoutMs} ms for ${this.#held.size} jobs to finish.`);
     if (await this.#settledWithin(drainTimeoutMs)) return true;
-    this.abortAll(`the ${drainTimeoutMs} ms drain deadline passed`);
+    const aborted = this.abortAll(`the ${drainTimeoutMs} ms drain deadline passed`);
     // Aborted jobs deliver their FAILED outcomes now; deliveries in flight may be retrying.
     await this.#settledWithin(REPORT_GRACE_MS);
     if (this.#held.size > 0) {
@@ -339,21 +340,32 @@ export class JobWorker {
         }`,
       );
     }
-    return false;
+    // Jobs that were only delivering their results were not cut short: the intake reports
+    // whether those deliveries got through.
+    return aborted === 0;
   }
 
   /**
-   * Aborts every held job with a {@linkcode WorkerShutdownError}.
+   * Aborts every held job that is still running (not those only delivering their outcome) with
+   * a {@linkcode WorkerShutdownError}.
    *
    * @param why Why, for the log and the error message.
+   * @returns How many jobs were aborted.
    */
-  abortAll(why: string): void {
-    if (this.#held.size === 0) return;
-    this.#logger.warn(`Aborting ${this.#held.size} running jobs: ${why}.`);
+  abortAll(why: string): number {
+    const running = [...this.#held.values()].filter((entry) => !entry.delivering);
+    const delivering = this.#held.size - running.length;
+    if (running.length === 0) return 0;
+    this.#logger.warn(
+      `Aborting ${running.length} running jobs: ${why}.${
+        delivering > 0 ? ` ${delivering} results are still being delivered.` : ""
+      }`,
+    );
     const error = new WorkerShutdownError(
       `The worker shut down (${this.#reason || why}) before the job finished: ${why}`,
     );
-    for (const entry of this.#held.values()) entry.abort(error);
+    for (const entry of running) entry.abort(error);
+    return running.length;
   }
 
   #entry(job: Job): HeldEntry {
@@ -464,23 +476,32 @@ class HeldEntry {
     this.#now = now;
     this.#abortOutcome = abortOutcome;
     this.#queuedAt = now();
-    const entry = this;
     this.job = job;
+    const status = () => this.#startedAt === undefined ? "IN_QUEUE" as const : "IN_PROGRESS" as const;
+    const delayTime = () => Math.round((this.#startedAt ?? this.#now()) - this.#queuedAt);
+    const executionTime = () =>
+      this.#startedAt === undefined
+        ? 0
+        : Math.round((this.#endedAt ?? this.#now()) - this.#startedAt);
     this.handle = {
       job,
       get status() {
-        return entry.#startedAt === undefined ? "IN_QUEUE" : "IN_PROGRESS";
+        return status();
       },
       get delayTime() {
-        return Math.round((entry.#startedAt ?? entry.#now()) - entry.#queuedAt);
+        return delayTime();
       },
       get executionTime() {
-        if (entry.#startedAt === undefined) return 0;
-        return Math.round((entry.#endedAt ?? entry.#now()) - entry.#startedAt);
+        return executionTime();
       },
       done: this.#done.promise,
       abort: (reason) => this.abort(reason),
     };
+  }
+
+  /** The handler is done and the outcome is being delivered: nothing left to abort. */
+  get delivering(): boolean {
+    return this.#endedAt !== undefined;
   }
 
   /** Settles with the outcome of an abort, as soon as one happens. */

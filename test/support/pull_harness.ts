@@ -49,6 +49,13 @@ export interface PullRun extends AsyncDisposable {
   baseUrl: string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | string>;
+  /**
+   * A network partition: closes the simulator's port, so every route refuses connections,
+   * until the returned function serves the simulator on the same port again.
+   *
+   * @returns Ends the partition.
+   */
+  unplug(): Promise<() => Promise<void>>;
 }
 
 /**
@@ -61,8 +68,12 @@ export interface PullRun extends AsyncDisposable {
 export async function startPull(options: PullOptions): Promise<PullRun> {
   const runtime = await currentRuntime();
   const sim = createSimulator(options.sim ?? { longPollMs: 200, apiKey: "test-key" });
-  const server: Server = await runtime.serve(sim.fetch, { hostname: "127.0.0.1", port: 0 });
-  const baseUrl = `http://127.0.0.1:${server.port}`;
+  let server: Server | undefined = await runtime.serve(sim.fetch, {
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const port = server.port;
+  const baseUrl = `http://127.0.0.1:${port}`;
   try {
     options.setup?.(sim);
   } catch (error) {
@@ -90,11 +101,20 @@ export async function startPull(options: PullOptions): Promise<PullRun> {
       child.kill("SIGTERM");
       return await child.exited;
     },
+    async unplug() {
+      const open = server;
+      if (open === undefined) throw new Error("The simulator is unplugged already");
+      server = undefined;
+      await open.close();
+      return async () => {
+        server = await runtime.serve(sim.fetch, { hostname: "127.0.0.1", port });
+      };
+    },
     async [Symbol.asyncDispose]() {
       if (!stopped) child.kill("SIGKILL");
       await child.exited.catch(() => {});
       sim.close();
-      await server.close();
+      await server?.close();
     },
   };
 }
