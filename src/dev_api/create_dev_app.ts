@@ -154,7 +154,7 @@ export function devAppFor(parts: DevAppParts): DevApp {
 
   /** The body as a submission, or the 400/413/415 answer saying what was wrong. */
   const submission = async (request: Request): Promise<DevSubmission | Response> => {
-    const read = await readBodyLimited(request, maxBodyBytes, request.signal)
+    const read = await readBodyLimited(request, maxBodyBytes)
       .catch(() => ({ ok: false as const, status: 400 as const, message: "the body could not be read" }));
     if (!read.ok) return json(read.status, { error: read.message }, { connection: "close" });
     // Only the content type counts: the dev API takes RunPod's own body, not a push sender's.
@@ -179,7 +179,7 @@ export function devAppFor(parts: DevAppParts): DevApp {
       const wait = waitParam(c.req.query("wait"));
       if (wait instanceof Response) return wait;
       const body = await submission(c.req.raw);
-      return body instanceof Response ? body : await jobs.runSync(body, wait, c.req.raw.signal);
+      return body instanceof Response ? body : await jobs.runSync(body, wait);
     });
     app.on(["GET", "POST"], `${prefix}/status/:id`, (c) => jobs.status(c.req.param("id")));
     app.on(["GET", "POST"], `${prefix}/status-sync/:id`, async (c) => {

@@ -78,11 +78,16 @@ export class DevJobs {
   readonly #store: ResultStore<DevJob>;
   readonly #holdMs: number;
   readonly #counts = { completed: 0, failed: 0, retried: 0 };
+  /** Wakes the requests waiting for a result; all of them at shutdown (one listener, not one each). */
+  readonly #waits = new Set<() => void>();
 
   /** @param options Worker, logger, webhook client and retention bounds. */
   constructor(options: DevJobsOptions) {
     this.#o = options;
     this.#holdMs = options.streamHoldMs ?? 10_000;
+    options.worker.signal.addEventListener("abort", () => {
+      for (const wake of this.#waits) wake();
+    }, { once: true });
     this.#store = new ResultStore<DevJob>({
       ttlMs: options.resultTtlMs ?? 30 * 60_000,
       maxEntries: options.maxStoredResults ?? 10_000,
@@ -110,13 +115,14 @@ export class DevJobs {
    *
    * @param submission The parsed body.
    * @param waitMs How long to wait for the result.
-   * @param signal The request's signal (the client went away).
    * @returns 200 with the status body, or the refusal.
    */
-  async runSync(submission: DevSubmission, waitMs: number, signal: AbortSignal): Promise<Response> {
+  async runSync(submission: DevSubmission, waitMs: number): Promise<Response> {
+    // No request signal: reading it costs an AbortController per request on Node, and the job
+    // runs to its stored result anyway if the client leaves (the wait ends with the job).
     const record = this.#accept(submission);
     if (record instanceof Response) return record;
-    await this.#settled(record, waitMs, signal);
+    await this.#settled(record, waitMs);
     return this.#statusOf(record);
   }
 
@@ -308,20 +314,19 @@ export class DevJobs {
   /** Waits up to `ms` for the record's job to end (or the client to leave, or shutdown). */
   async #settled(record: DevJob, ms: number, signal?: AbortSignal): Promise<void> {
     const held = record.held;
-    if (record.outcome || !held || ms <= 0) return;
-    const stops = [this.#o.worker.signal, ...(signal ? [signal] : [])];
+    if (record.outcome || !held || ms <= 0 || signal?.aborted) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    await Promise.race([
-      held.done,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-        onAbort = resolve;
-        for (const stop of stops) stop.addEventListener("abort", onAbort, { once: true });
-      }),
-    ]);
+    let wake!: () => void;
+    const waited = new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    this.#waits.add(wake);
+    signal?.addEventListener("abort", wake, { once: true });
+    await Promise.race([held.done, waited]);
     clearTimeout(timer);
-    for (const stop of stops) stop.removeEventListener("abort", onAbort!);
+    this.#waits.delete(wake);
+    signal?.removeEventListener("abort", wake);
   }
 
   #statusOf(record: DevJob): Response {
