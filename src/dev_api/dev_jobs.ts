@@ -298,6 +298,8 @@ export class DevJobs {
     record.outcome = outcome;
     record.body = statusBody(outcome);
     record.buffer.end();
+    // Kept in the store from here on: let the worker's handle (its controller, promises) go.
+    record.held = undefined;
     if (outcome.status === "COMPLETED") this.#counts.completed++;
     else if (outcome.status !== "CANCELLED") this.#counts.failed++;
     this.#live.delete(job.id);
