@@ -34,7 +34,7 @@ export interface Launch {
   /** The runtime. */
   runtime: RuntimeName;
   /** The script in `bench/`. */
-  script: "worker" | "bare_loop" | "sim_server";
+  script: "worker" | "bare_loop" | "sim_server" | "push_target";
   /** On Node: compiled `dist/` JavaScript, or the TypeScript source through tsx. @default "dist" */
   node?: "dist" | "tsx";
   /** Expose V8's `gc()` (`--expose-gc`; Bun always has `Bun.gc`). @default false */

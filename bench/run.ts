@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark on Bun, Deno and Node in one go and writes
  * `BENCHMARKS.md`.
  *
- * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory`
+ * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory,push`
  * runs a subset; `--quick` uses fewer repetitions (for trying changes, not for the report);
  * `--out <file>` writes elsewhere than `BENCHMARKS.md`.
  *
@@ -10,7 +10,7 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -34,12 +34,24 @@ import { runScaleUp } from "./run_scale_up.ts";
 import { SimClient } from "./_sim_client.ts";
 import { epochNow } from "./_stats.ts";
 import { runThroughput, VARIANTS } from "./run_throughput.ts";
+import { renderPush, runPush } from "./run_push.ts";
+import { readSections, spliceSection } from "./_sections.ts";
 
-const BENCHMARKS = ["throughput", "scale-up", "cold-start", "ping-gap", "memory"] as const;
-type BenchmarkName = typeof BENCHMARKS[number];
+/** The benchmarks of the main report (rewritten whole when all of them run). */
+const MAIN = ["throughput", "scale-up", "cold-start", "ping-gap", "memory"] as const;
+
+/**
+ * Add-on benchmarks: each measures its own bare baseline in the same run and renders one marked
+ * section of the report, refreshed alone by `--only NAME`.
+ */
+const ADD_ONS: Record<string, (ctx: BenchContext, quick: boolean) => Promise<string>> = {
+  push: async (ctx, quick) => renderPush(await runPush(ctx, quick ? { reps: 1, seconds: 2 } : {})),
+};
+
+const BENCHMARKS = [...MAIN, ...Object.keys(ADD_ONS)] as const;
 
 function parseArgs(argv: string[]) {
-  let only: BenchmarkName[] = [...BENCHMARKS];
+  let only: string[] = [...BENCHMARKS];
   let quick = false;
   let out = join(REPO, "BENCHMARKS.md");
   for (let i = 0; i < argv.length; i++) {
@@ -47,8 +59,8 @@ function parseArgs(argv: string[]) {
     if (arg === "--quick") quick = true;
     else if (arg === "--out") out = argv[++i] ?? out;
     else if (arg === "--only") {
-      only = (argv[++i] ?? "").split(",") as BenchmarkName[];
-      const unknown = only.filter((name) => !BENCHMARKS.includes(name));
+      only = (argv[++i] ?? "").split(",");
+      const unknown = only.filter((name) => !(BENCHMARKS as readonly string[]).includes(name));
       if (unknown.length) {
         throw new TypeError(`--only accepts ${BENCHMARKS.join(", ")}: received ${unknown}`);
       }
@@ -152,6 +164,7 @@ async function main(): Promise<number> {
     });
   }
   process.on("exit", () => killAll());
+  const sections = new Map<string, string>();
   const results: BenchResults = {
     date: new Date(),
     seconds: 0,
@@ -288,6 +301,15 @@ async function main(): Promise<number> {
         });
       }
     }
+    for (const [name, run] of Object.entries(ADD_ONS)) {
+      if (!only.includes(name)) continue;
+      await step(results, ctx, {
+        name,
+        timeoutMs: 600_000,
+        keep,
+        body: async (ctx) => void sections.set(name, await run(ctx, quick)),
+      });
+    }
     for (
       const failure of results.throughput.flatMap((t) =>
         t.rows.filter((r) => r.error).map((r) =>
@@ -304,7 +326,13 @@ async function main(): Promise<number> {
     cleanup();
   }
   results.seconds = (epochNow() - started) / 1000;
-  writeFileSync(out, renderReport(results));
+  // The main report is rewritten only when all of it ran; add-on sections are spliced in.
+  const previous = existsSync(out) ? readFileSync(out, "utf8") : "";
+  let report = MAIN.every((name) => only.includes(name)) ? renderReport(results) : previous;
+  for (const [name, content] of [...readSections(previous), ...sections]) {
+    report = spliceSection(report, name, content);
+  }
+  writeFileSync(out, report);
   console.log(
     `Wrote ${out} (${results.seconds.toFixed(0)} s, ${results.failures.length} failures)`,
   );

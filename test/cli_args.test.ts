@@ -93,6 +93,11 @@ test("parseCliArgs() reads every flag together", () => {
     '{"input":1}',
     "--test_output",
     '{"output":1}',
+    "--push",
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "9000",
   ]);
   assert.deepEqual(args, {
     rpLogLevel: "TRACE",
@@ -103,6 +108,9 @@ test("parseCliArgs() reads every flag together", () => {
     rpApiHost: "127.0.0.1",
     testInput: '{"input":1}',
     testOutput: '{"output":1}',
+    push: true,
+    host: "0.0.0.0",
+    port: 9000,
   });
   assert.deepEqual(rest, []);
 });

@@ -92,6 +92,13 @@ test("exports: the package root exports the documented API", () => {
       "parseSubmission",
       "readBodyLimited",
       "timingSafeEqual",
+      "JobWorker",
+      "WorkerBusyError",
+      "WorkerDrainingError",
+      "jobStatus",
+      "statusBody",
+      "ResultStore",
+      "ObservationWindow",
     ]
   ) {
     assert.ok(name in root, `missing export ${name}`);

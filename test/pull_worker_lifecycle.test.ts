@@ -169,6 +169,9 @@ test("pull lifecycle: pings list the running job while it runs and no job when i
 
 test("pull lifecycle: pings keep coming while a sync handler blocks the main thread", async () => {
   await using run = await startPull({ handler: "blockFor", env: { RUNPOD_PING_INTERVAL: "200" } });
+  // The property is that a blocking handler cannot starve a running heartbeat; on a loaded
+  // machine the thread's own boot can take longer than the block, so wait for it first.
+  await run.sim.waitForPings(1);
   const id = run.sim.enqueue({ id: "blocking", input: { ms: 1500 } });
   await run.sim.waitForResults(1);
   assert.equal(await run.stop(), 0);

@@ -115,11 +115,13 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   let starting: Promise<unknown> | undefined;
 
   const app = new Hono();
-  app.use("*", async (_c, next) => {
-    // Started by the first request: edge isolates allow no timers before one.
-    if (!parts.started) await (starting ??= worker.start());
-    await next();
-  });
+  if (!parts.started) {
+    app.use("*", async (_c, next) => {
+      // Started by the first request: edge isolates allow no timers before one.
+      await (starting ??= worker.start());
+      await next();
+    });
+  }
   app.get("/ping", (c) => {
     const state = worker.state;
     if (state === "draining") return c.body(null, 503);
@@ -134,7 +136,8 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const admit = async (request: Request): Promise<Uint8Array | Response> => {
     // No credential at all: refuse before reading an upload from a stranger.
     if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
-    const read = await readBodyLimited(request, config.push.maxBodyBytes, request.signal)
+    // No signal: a client that goes away fails the read itself (a 400 nobody receives).
+    const read = await readBodyLimited(request, config.push.maxBodyBytes)
       .catch(() => ({ ok: false as const, status: 400 as const, message: "the body could not be read" }));
     if (!read.ok) {
       reject(read.status === 413 ? "too_large" : "bad_request");

@@ -42,6 +42,8 @@ interface Tracked {
   collectors: number;
   /** Dropped before it ran because nobody could collect it: forget, do not store. */
   dropped?: boolean;
+  /** The final status body, once made. */
+  body?: string;
 }
 
 /**
@@ -168,14 +170,16 @@ export class PushJobs {
       });
     }
     tracked.collectors++;
+    // Only a job still waiting for a slot is dropped when its client leaves (see #leave).
+    const queued = held.status === "IN_QUEUE";
     const onAbort = () => this.#leave(held, tracked);
-    signal.addEventListener("abort", onAbort, { once: true });
+    if (queued) signal.addEventListener("abort", onAbort, { once: true });
     try {
       const outcome = await held.done;
       const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
-      return text(failed ? this.#o.config.push.failureStatus : 200, statusBody(outcome));
+      return text(failed ? this.#o.config.push.failureStatus : 200, tracked.body ?? statusBody(outcome));
     } finally {
-      signal.removeEventListener("abort", onAbort);
+      if (queued) signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -193,7 +197,7 @@ export class PushJobs {
   }
 
   #finish(job: Job, tracked: Tracked, outcome: JobOutcome): void {
-    const body = statusBody(outcome);
+    const body = tracked.body = statusBody(outcome);
     this.#tracked.delete(job.id);
     if (!tracked.dropped) this.#store.set(job.id, body);
     tracked.feed.end(body);

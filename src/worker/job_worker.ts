@@ -386,7 +386,8 @@ export class JobWorker {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let done: ExecutedJob;
     try {
-      held ??= await this.gate.acquire({ signal: entry.controller.signal });
+      // A free slot is taken at once, so the job starts inside submit() (no extra turn).
+      held ??= this.gate.tryAcquire() ?? await this.gate.acquire({ signal: entry.controller.signal });
       entry.begin();
       const timeoutMs = options.timeoutMs ?? config.executionTimeoutMs;
       if (timeoutMs !== undefined) {

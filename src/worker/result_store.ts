@@ -20,6 +20,7 @@ export interface ResultStoreOptions {
 }
 
 interface Entry<V> {
+  key: string;
   value: V;
   expires: number;
   bytes: number;
@@ -45,6 +46,13 @@ interface Entry<V> {
  */
 export class ResultStore<V> {
   readonly #entries = new Map<string, Entry<V>>();
+  /**
+   * Insertion order, oldest first, from `#head`. Eviction walks this array, not the map: a Map
+   * whose oldest entries keep being deleted makes every walk from its start skip the holes they
+   * leave (it showed as a quarter of a push request's CPU time).
+   */
+  #order: Entry<V>[] = [];
+  #head = 0;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
@@ -86,7 +94,9 @@ export class ResultStore<V> {
     this.delete(key);
     const bytes = this.#size(value);
     if (this.#maxEntries === 0 || this.#ttlMs === 0 || bytes > this.#maxBytes) return;
-    this.#entries.set(key, { value, expires: this.#now() + this.#ttlMs, bytes });
+    const entry = { key, value, expires: this.#now() + this.#ttlMs, bytes };
+    this.#entries.set(key, entry);
+    this.#order.push(entry);
     this.#bytes += bytes;
     this.#evict();
   }
@@ -129,10 +139,23 @@ export class ResultStore<V> {
 
   #evict(): void {
     const now = this.#now();
-    for (const [key, entry] of this.#entries) {
-      const over = this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes;
-      if (!over && entry.expires > now) break;
-      this.delete(key);
+    while (this.#head < this.#order.length) {
+      const entry = this.#order[this.#head]!;
+      if (this.#entries.get(entry.key) === entry) {
+        const over = this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes;
+        if (!over && entry.expires > now) break;
+        this.delete(entry.key);
+      }
+      this.#head++; // replaced or deleted entries are skipped
+    }
+    // Replaced and deleted entries linger in the order until the head passes them: compact it
+    // when they outnumber the live ones, so it stays within twice the store's size.
+    if (this.#order.length - this.#head > 2 * this.#entries.size + 1024) {
+      this.#order = this.#order.slice(this.#head).filter((e) => this.#entries.get(e.key) === e);
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#order.length) {
+      this.#order = this.#order.slice(this.#head);
+      this.#head = 0;
     }
   }
 }

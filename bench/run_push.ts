@@ -1,0 +1,221 @@
+/**
+ * The push benchmark: `wrk` against push mode with a no-op handler, and an SSE stream of 100,000
+ * small chunks, each beside a bare Hono app on the same runtime's server, in the same run.
+ * Returns its section of `BENCHMARKS.md`.
+ *
+ * @module
+ */
+
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type BenchContext, errorMessage, SIM_CPU, WORKER_CPU } from "./_context.ts";
+import {
+  commandLine,
+  type RuntimeName,
+  RUNTIMES,
+  spawnPinned,
+  stopProcess,
+  tail,
+} from "./_processes.ts";
+import { fmt, fmtInt, median } from "./_stats.ts";
+
+/** One runtime's figures. */
+export interface PushBenchRow {
+  runtime: RuntimeName;
+  /** Requests/s and p99 (ms) of sync `POST /jobs`: edgepod, then the bare route. */
+  sync?: { edgepod: WrkFigures; bare: WrkFigures };
+  /** SSE chunks/s for 100,000 chunks: edgepod, then the bare stream. */
+  sse?: { edgepod: number; bare: number };
+  error?: string;
+}
+
+interface WrkFigures {
+  rps: number;
+  p99Ms: number;
+  non2xx: number;
+}
+
+const SSE_CHUNKS = 100_000;
+
+/**
+ * Runs the push benchmark on every runtime.
+ *
+ * @param ctx The benchmark context.
+ * @param options `seconds` per wrk run, `connections`, `reps` (median of) .
+ * @returns The rows.
+ */
+export async function runPush(
+  ctx: BenchContext,
+  options: { seconds?: number; connections?: number; reps?: number } = {},
+): Promise<PushBenchRow[]> {
+  const { seconds = 5, connections = 32, reps = 3 } = options;
+  const lua = join(ctx.tmpDir, "post.lua");
+  writeFileSync(
+    lua,
+    'wrk.method = "POST"\nwrk.body = \'{"input":{"n":1}}\'\nwrk.headers["Content-Type"] = "application/json"\n',
+  );
+  const rows: PushBenchRow[] = [];
+  for (const runtime of RUNTIMES) {
+    const row: PushBenchRow = { runtime };
+    rows.push(row);
+    try {
+      const figures = { edgepod: [] as WrkFigures[], bare: [] as WrkFigures[] };
+      const sse = { edgepod: [] as number[], bare: [] as number[] };
+      for (let rep = 0; rep < reps; rep++) {
+        // Alternate the order, so drift on the machine does not favour one side.
+        const order = rep % 2 === 0 ? (["bare", "edgepod"] as const) : (["edgepod", "bare"] as const);
+        for (const target of order) {
+          ctx.log(`push ${runtime} ${target} sync (rep ${rep + 1})`);
+          figures[target].push(
+            await withTarget(ctx, runtime, target, "noop", (url) => wrk(url, lua, connections, seconds)),
+          );
+          ctx.log(`push ${runtime} ${target} sse (rep ${rep + 1})`);
+          sse[target].push(await withTarget(ctx, runtime, target, "stream", (url) => readSse(url)));
+        }
+      }
+      const pick = (list: WrkFigures[]) => ({
+        rps: median(list.map((f) => f.rps)),
+        p99Ms: median(list.map((f) => f.p99Ms)),
+        non2xx: list.reduce((sum, f) => sum + f.non2xx, 0),
+      });
+      row.sync = { edgepod: pick(figures.edgepod), bare: pick(figures.bare) };
+      row.sse = { edgepod: median(sse.edgepod), bare: median(sse.bare) };
+    } catch (error) {
+      row.error = errorMessage(error);
+    }
+  }
+  return rows;
+}
+
+async function withTarget<T>(
+  ctx: BenchContext,
+  runtime: RuntimeName,
+  target: "edgepod" | "bare",
+  handler: "noop" | "stream",
+  body: (url: string) => Promise<T>,
+): Promise<T> {
+  const label = `push-${runtime}-${target}-${handler}`;
+  const stdout = join(ctx.tmpDir, `${label}.out`);
+  const proc = spawnPinned(commandLine({ runtime, script: "push_target" }, ctx.tmpDir), {
+    cpu: WORKER_CPU,
+    label,
+    stdout,
+    stderr: join(ctx.tmpDir, `${label}.err`),
+    env: {
+      BENCH_TARGET: target,
+      BENCH_HANDLER: handler,
+      EDGEPOD_MODE: "push",
+      HOST: "127.0.0.1",
+      PORT: "0",
+    },
+  });
+  try {
+    const port = await readyPort(proc.exited, stdout);
+    return await body(`http://127.0.0.1:${port}/jobs`);
+  } finally {
+    await stopProcess(proc, { signal: "SIGKILL" });
+  }
+}
+
+async function readyPort(exited: Promise<number | string>, stdout: string): Promise<number> {
+  let gone: number | string | undefined;
+  exited.then((code) => (gone = code));
+  for (let i = 0; i < 2000 && gone === undefined; i++) {
+    let text = "";
+    try {
+      text = readFileSync(stdout, "utf8");
+    } catch { /* not written yet */ }
+    const match = text.match(/READY (\d+)/) ?? text.match(/ready on http:\/\/[^:]+:(\d+)/);
+    if (match) return Number(match[1]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`the target did not start (${gone ?? "timeout"}): ${tail(stdout)}`);
+}
+
+function wrk(url: string, lua: string, connections: number, seconds: number): Promise<WrkFigures> {
+  const args = ["-c", String(SIM_CPU), "wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, url];
+  return new Promise((resolve, reject) => {
+    execFile("taskset", args, { encoding: "utf8" }, (error, out) => {
+      if (error) return reject(new Error(`wrk failed: ${error.message}`));
+      const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+      const p99 = out.match(/\s99%\s+([\d.]+)(us|ms|s)/);
+      const unit = { us: 0.001, ms: 1, s: 1000 }[p99?.[2] as "us" | "ms" | "s"] ?? NaN;
+      const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
+      if (!(rps > 0) || !p99) return reject(new Error(`could not read wrk's output: ${out}`));
+      resolve({ rps, p99Ms: Number(p99[1]) * unit, non2xx });
+    });
+  });
+}
+
+async function readSse(url: string): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify({ input: { chunks: SSE_CHUNKS } }),
+  });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let chunks = 0;
+  let carry = "";
+  let done = false;
+  while (!done) {
+    const next = await reader.read();
+    if (next.done) break;
+    const text = carry + decoder.decode(next.value, { stream: true });
+    const events = text.split("\n\n");
+    carry = events.pop()!;
+    for (const event of events) {
+      if (event.startsWith("event: chunk")) chunks++;
+      else if (event.startsWith("event: result")) done = true;
+    }
+  }
+  await reader.cancel().catch(() => {});
+  if (chunks !== SSE_CHUNKS) throw new Error(`SSE delivered ${chunks} of ${SSE_CHUNKS} chunks`);
+  return SSE_CHUNKS / ((performance.now() - started) / 1000);
+}
+
+/**
+ * The push section of `BENCHMARKS.md`.
+ *
+ * @param rows The figures.
+ * @returns Markdown.
+ */
+export function renderPush(rows: PushBenchRow[]): string {
+  const pct = (a: number, b: number) => `${fmt((a / b) * 100, 0)} %`;
+  const lines = [
+    "## Push mode (HTTP push intake)",
+    "",
+    "`wrk -t1 -c32 -d5s` (pinned to CPU 0) posts `{\"input\":{\"n\":1}}` to `POST /jobs` of push",
+    "mode with a no-op handler (`bench/push_target.ts`, `BENCH_TARGET=edgepod`: the whole intake,",
+    "worker, gate, dedup store and status shape, default INFO logging) and of a bare Hono route on",
+    "the same runtime's server that parses the body and answers the same JSON (`BENCH_TARGET=bare`),",
+    "each pinned to CPU 1. SSE: one request streams 100,000 one-character chunks, read to the end",
+    "by a `fetch` client; the bare side is Hono's `streamSSE` writing the same events. Median of",
+    "3 runs, the two sides alternating. Aim: ≥ 80 % of the bare figure.",
+    "",
+    "| runtime | sync req/s edgepod | bare | ratio | p99 ms edgepod | bare | SSE chunks/s edgepod | bare | ratio |",
+    "| ------- | -----------------: | ---: | ----: | -------------: | ---: | -------------------: | ---: | ----: |",
+  ];
+  for (const row of rows) {
+    if (row.error || !row.sync || !row.sse) {
+      lines.push(`| ${row.runtime} | failed: ${row.error ?? "no figures"} | | | | | | | |`);
+      continue;
+    }
+    const { sync, sse } = row;
+    lines.push(
+      `| ${row.runtime} | ${fmtInt(sync.edgepod.rps)} | ${fmtInt(sync.bare.rps)} | ${
+        pct(sync.edgepod.rps, sync.bare.rps)
+      } | ${fmt(sync.edgepod.p99Ms, 2)} | ${fmt(sync.bare.p99Ms, 2)} | ${fmtInt(sse.edgepod)} | ${
+        fmtInt(sse.bare)
+      } | ${pct(sse.edgepod, sse.bare)} |`,
+    );
+    if (sync.edgepod.non2xx + sync.bare.non2xx > 0) {
+      lines.push(
+        `|  | non-2xx answers: edgepod ${sync.edgepod.non2xx}, bare ${sync.bare.non2xx} | | | | | | | |`,
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}

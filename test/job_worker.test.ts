@@ -1,0 +1,175 @@
+// The shared worker lifecycle: admission, outcomes, cancel, timeout, drain, stats, feedback.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { deferred } from "../src/async/deferred.ts";
+import { parseConfig, type StartOptions } from "../src/config.ts";
+import { WorkerBusyError, WorkerDrainingError } from "../src/errors.ts";
+import { RunPodLogger } from "../src/run_pod_logger.ts";
+import type { Handler } from "../src/types.ts";
+import type { ConcurrencyObservation } from "../src/worker/concurrency_observation.ts";
+import { JobWorker } from "../src/worker/job_worker.ts";
+import { ResultStore } from "../src/worker/result_store.ts";
+import { TEST_WORKER_INFO } from "./support/http_doubles.ts";
+
+function worker(handler: Handler, options: Partial<StartOptions> = {}, queueLimit?: number) {
+  return new JobWorker({
+    config: parseConfig({ handler, ...options }),
+    logger: new RunPodLogger({ level: "NOTSET", write: () => {} }),
+    info: TEST_WORKER_INFO,
+    queueLimit,
+  });
+}
+
+/** A handler whose jobs wait until released (or aborted). */
+function held() {
+  const release = deferred<unknown>();
+  const started = deferred<void>();
+  const handler: Handler = (_job, ctx) =>
+    new Promise((resolve, reject) => {
+      started.resolve();
+      release.promise.then(resolve);
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true });
+    });
+  return { handler, release: release.resolve, started: started.promise };
+}
+
+test("JobWorker: a job's outcome carries status, timings and the encoded result", async () => {
+  const w = worker((job) => ({ twice: (job.input as number) * 2 }));
+  await w.start();
+  const job = w.submit({ id: "a", input: 4 });
+  const outcome = await job.done;
+  assert.equal(outcome.status, "COMPLETED");
+  assert.equal(outcome.body, '{"output":{"twice":8}}');
+  assert.ok(outcome.delayTime >= 0 && outcome.executionTime >= 0);
+  assert.equal(w.has("a"), false);
+  assert.equal(w.stats.ended.COMPLETED, 1);
+  assert.equal(w.stats.durationCount, 1);
+});
+
+test("JobWorker: deliver runs while the slot is held; the next job waits for it", async () => {
+  const w = worker((job) => job.input);
+  await w.start();
+  const delivering = deferred<void>();
+  const order: string[] = [];
+  const first = w.submit({ id: "1", input: 1 }, {
+    deliver: async () => {
+      order.push("deliver 1");
+      await delivering.promise;
+      order.push("delivered 1");
+    },
+  });
+  const second = w.submit({ id: "2", input: 2 }, { deliver: () => void order.push("deliver 2") });
+  assert.equal(second.status, "IN_QUEUE");
+  delivering.resolve();
+  await Promise.all([first.done, second.done]);
+  assert.deepEqual(order, ["deliver 1", "delivered 1", "deliver 2"]);
+});
+
+test("JobWorker: queue admission refuses past the wait queue, and while draining", async () => {
+  const h = held();
+  const w = worker(h.handler, {}, 1);
+  await w.start();
+  const running = w.submit({ id: "r", input: 0 }, { admission: "queue" });
+  const waiting = w.submit({ id: "w", input: 0 }, { admission: "queue" });
+  assert.throws(() => w.submit({ id: "x", input: 0 }, { admission: "queue" }), WorkerBusyError);
+  assert.throws(() => w.submit({ id: "r", input: 0 }), /already held/);
+  w.stop("test");
+  assert.throws(() => w.submit({ id: "y", input: 0 }, { admission: "queue" }), WorkerDrainingError);
+  h.release("ok");
+  assert.equal((await running.done).status, "COMPLETED");
+  assert.equal((await waiting.done).status, "COMPLETED");
+  assert.equal(await w.drain(), true);
+});
+
+test("JobWorker: cancel gives CANCELLED, a timeout TIMED_OUT, a queued cancel never runs the handler", async () => {
+  let runs = 0;
+  const h = held();
+  const w = worker((job, ctx) => {
+    runs++;
+    return h.handler(job, ctx);
+  }, { executionTimeoutMs: 60_000 });
+  await w.start();
+  const running = w.submit({ id: "c", input: 0 });
+  const queued = w.submit({ id: "q", input: 0 });
+  w.cancel("q");
+  assert.equal((await queued.done).status, "CANCELLED");
+  await h.started;
+  w.cancel("c");
+  assert.equal((await running.done).status, "CANCELLED");
+  assert.equal(runs, 1);
+  const timed = w.submit({ id: "t", input: 0 }, { timeoutMs: 20 });
+  const outcome = await timed.done;
+  assert.equal(outcome.status, "TIMED_OUT");
+  assert.match(outcome.result.error ?? "", /timed out after 20 ms/);
+  assert.equal(w.cancel("gone"), false);
+});
+
+test("JobWorker: past the drain deadline running jobs are aborted, reported FAILED, and the drain is not clean", async () => {
+  const w = worker(() => new Promise(() => {}), { drainTimeoutMs: 10 });
+  await w.start();
+  const job = w.submit({ id: "stuck", input: 0 });
+  w.stop("test");
+  assert.equal(await w.drain(), false);
+  const outcome = await job.done;
+  assert.equal(outcome.status, "FAILED");
+  assert.match(outcome.result.error ?? "", /WorkerShutdownError/);
+});
+
+test("JobWorker: the modifier's second argument reports what ended since its last call", async () => {
+  const seen: (ConcurrencyObservation | undefined)[] = [];
+  const w = worker((job) => {
+    if (job.input === "fail") throw new Error("x");
+    return 1;
+  }, {
+    concurrencyModifier: (current, observed) => {
+      seen.push(observed);
+      return current;
+    },
+    concurrencyPollMs: 60_000,
+  });
+  await w.start();
+  await w.submit({ id: "ok", input: "ok" }).done;
+  await w.submit({ id: "bad", input: "fail" }).done;
+  await w.gate.refresh();
+  const last = seen.at(-1)!;
+  assert.equal(last.completed, 1);
+  assert.equal(last.failed, 1);
+  assert.equal(last.latenciesMs.length, 2);
+  assert.equal(last.limit, 1);
+  await w.gate.refresh();
+  assert.equal(seen.at(-1)!.completed, 0);
+  w.stop("test");
+});
+
+test("ResultStore: bounded by entries and bytes, expires by time, and stays correct under churn", () => {
+  let now = 0;
+  const store = new ResultStore<string>({
+    ttlMs: 100,
+    maxEntries: 3,
+    maxBytes: 10,
+    size: (v: string) => v.length,
+    now: () => now,
+  });
+  store.set("a", "1");
+  store.set("b", "22");
+  store.set("c", "333");
+  store.set("d", "4444"); // 4 entries > 3: "a" goes; 2 + 3 + 4 = 9 bytes
+  assert.deepEqual([...store.entries()].map(([k]) => k), ["b", "c", "d"]);
+  store.set("e", "55555"); // 14 bytes > 10: the oldest go until it fits
+  assert.deepEqual([...store.entries()].map(([k]) => k), ["d", "e"]);
+  assert.equal(store.bytes, 9);
+  store.set("x", "too large for the store"); // larger than maxBytes: not stored
+  assert.equal(store.get("x"), undefined);
+  now = 101;
+  assert.equal(store.get("d"), undefined);
+  for (let i = 0; i < 10_000; i++) store.set("same", "v"); // replacing one key many times
+  assert.equal(store.get("same"), "v");
+  assert.ok(store.size <= 3);
+  const big = new ResultStore<number>({ maxEntries: 1000 });
+  for (let i = 0; i < 50_000; i++) big.set(`k${i}`, i);
+  assert.equal(big.size, 1000);
+  assert.equal(big.get("k49999"), 49999);
+  assert.equal(big.get("k48999"), undefined);
+  assert.equal(big.get("k49000"), 49000);
+});
