@@ -42,7 +42,9 @@ const dev = createDevApp({
   handler: () => null,
   logger: new RunPodLogger({ level: "ERROR" }),
   concurrency: connections,
+  started: true, // as --rp_serve_api runs it: the worker is started before serving
 });
+await dev.worker.start();
 
 const runtime = await loadRuntime();
 const bareServer = await runtime.serve((request) => bare.fetch(request), { hostname: "127.0.0.1", port: 0 });

@@ -145,11 +145,13 @@ export function devAppFor(parts: DevAppParts): DevApp {
   let starting: Promise<unknown> | undefined;
 
   const app = new Hono();
-  app.use("*", async (_c, next) => {
-    // Started by the first request: edge isolates allow no timers before one.
-    if (!parts.started) await (starting ??= worker.start());
-    await next();
-  });
+  if (!parts.started) {
+    app.use("*", async (_c, next) => {
+      // Started by the first request: edge isolates allow no timers before one.
+      await (starting ??= worker.start());
+      await next();
+    });
+  }
   app.get("/", (c) => c.html(PLAYGROUND_HTML));
 
   /** The body as a submission, or the 400/413/415 answer saying what was wrong. */
