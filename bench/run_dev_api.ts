@@ -36,7 +36,13 @@ writeFileSync(
 const bare = new Hono();
 bare.post("/v2/:endpointId/runsync", async (c) => {
   const body = await c.req.json();
-  return c.json({ id: crypto.randomUUID(), status: "COMPLETED", delayTime: 0, executionTime: 0, output: body.input });
+  return c.json({
+    id: crypto.randomUUID(),
+    status: "COMPLETED",
+    delayTime: 0,
+    executionTime: 0,
+    output: body.input,
+  });
 });
 const dev = createDevApp({
   handler: () => null,
@@ -47,13 +53,23 @@ const dev = createDevApp({
 await dev.worker.start();
 
 const runtime = await loadRuntime();
-const bareServer = await runtime.serve((request) => bare.fetch(request), { hostname: "127.0.0.1", port: 0 });
+const bareServer = await runtime.serve((request) => bare.fetch(request), {
+  hostname: "127.0.0.1",
+  port: 0,
+});
 const devServer = await runtime.serve(dev.fetch, { hostname: "127.0.0.1", port: 0 });
 
 /** Runs wrk against `port` and returns requests/s (non-2xx answers make the round fail). */
 function wrk(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "-s", script, `http://127.0.0.1:${port}/v2/bench/runsync`];
+    const args = [
+      "-t1",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "-s",
+      script,
+      `http://127.0.0.1:${port}/v2/bench/runsync`,
+    ];
     const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
@@ -77,10 +93,16 @@ try {
     const devRps = await wrk(devServer.port);
     bestBare = Math.max(bestBare, bareRps);
     bestDev = Math.max(bestDev, devRps);
-    console.log(`${name}\tround ${round}\tbare Hono ${bareRps.toFixed(0)} req/s\tdev API /runsync ${devRps.toFixed(0)} req/s`);
+    console.log(
+      `${name}\tround ${round}\tbare Hono ${bareRps.toFixed(0)} req/s\tdev API /runsync ${
+        devRps.toFixed(0)
+      } req/s`,
+    );
   }
   console.log(
-    `${name}\tbest of ${rounds}\tbare ${bestBare.toFixed(0)} req/s\tdev ${bestDev.toFixed(0)} req/s\tratio ${
+    `${name}\tbest of ${rounds}\tbare ${bestBare.toFixed(0)} req/s\tdev ${
+      bestDev.toFixed(0)
+    } req/s\tratio ${
       (100 * bestDev / bestBare).toFixed(1)
     } %\t(wrk -t1 -c${connections} -d${seconds}s, no-op handler, concurrency ${connections})`,
   );

@@ -4,38 +4,36 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { deferred } from "../src/async/deferred.ts";
-import { createDevApp, type DevAppOptions } from "../src/dev_api/create_dev_app.ts";
-import { RunPodLogger } from "../src/run_pod_logger.ts";
+import type { DevAppOptions } from "../src/dev_api/create_dev_app.ts";
 import type { Handler } from "../src/types.ts";
-import { currentRuntime } from "./support/runtime.ts";
+import { serveDevApi } from "./support/dev_server.ts";
 
 interface Served extends AsyncDisposable {
   url: string;
-  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
 }
 
 async function serve(handler: Handler, options: Partial<DevAppOptions> = {}): Promise<Served> {
-  const runtime = await currentRuntime();
-  const dev = createDevApp({
-    handler,
-    logger: new RunPodLogger({ level: "ERROR", write: () => {} }),
-    ...options,
-  });
-  const server = await runtime.serve(dev.fetch, { hostname: "127.0.0.1", port: 0 });
-  const url = `http://127.0.0.1:${server.port}`;
+  const served = await serveDevApi(handler, options);
+  const url = served.url;
   return {
     url,
     call: (method, path, body, headers = {}) =>
       fetch(`${url}${path}`, {
         method,
         headers: { "content-type": "application/json", ...headers },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+        body: body === undefined
+          ? undefined
+          : typeof body === "string"
+          ? body
+          : JSON.stringify(body),
       }),
-    async [Symbol.asyncDispose]() {
-      dev.worker.stop("test over");
-      dev.worker.abortAll("test over");
-      await server.close();
-    },
+    [Symbol.asyncDispose]: () => served[Symbol.asyncDispose](),
   };
 }
 
@@ -92,7 +90,9 @@ test("dev API: unknown ids answer 404 in the real API's shape on every job route
 
 test("dev API: every endpoint id and the unprefixed routes reach the same jobs; Authorization is optional", async () => {
   await using s = await serve(echo);
-  const bearer = await s.call("POST", "/v2/abc/runsync", { input: 1 }, { authorization: "Bearer k" });
+  const bearer = await s.call("POST", "/v2/abc/runsync", { input: 1 }, {
+    authorization: "Bearer k",
+  });
   const raw = await s.call("POST", "/runsync", { input: 2 }, { authorization: "rpa_RAWKEY" });
   const none = await s.call("POST", "/v2/other/runsync", { input: 3 });
   const bodies = await Promise.all([bearer, raw, none].map((res) => res.json()));
@@ -164,7 +164,9 @@ test("dev API: with concurrency 2 two jobs run at once through the gate and a th
     return job.input;
   }, { concurrency: 2 });
   const ids: string[] = [];
-  for (const n of [1, 2, 3]) ids.push((await (await s.call("POST", "/v2/e/run", { input: n })).json()).id);
+  for (const n of [1, 2, 3]) {
+    ids.push((await (await s.call("POST", "/v2/e/run", { input: n })).json()).id);
+  }
   await bothStarted.promise;
   assert.deepEqual(started, ids.slice(0, 2));
   const third = await (await s.call("GET", `/v2/e/status/${ids[2]}`)).json();
@@ -195,7 +197,10 @@ test("dev API: a full wait queue answers 429 and the job is not taken", async ()
   assert.match((await third.json()).error, /at capacity/);
   release.resolve();
   const { id } = await second.json();
-  assert.equal((await (await s.call("GET", `/status-sync/${id}?wait=5000`)).json()).status, "COMPLETED");
+  assert.equal(
+    (await (await s.call("GET", `/status-sync/${id}?wait=5000`)).json()).status,
+    "COMPLETED",
+  );
 });
 
 test("dev API: GET / serves the playground page", async () => {

@@ -10,7 +10,14 @@ import { repoRoot } from "./support/runtime.ts";
 const WORKER = `${repoRoot}test/fixtures/worker.ts`;
 
 async function startDevApi(args: string[], handler: string) {
-  const child = startChild(WORKER, ["--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", "0", ...args], {
+  const child = startChild(WORKER, [
+    "--rp_serve_api",
+    "--rp_api_host",
+    "127.0.0.1",
+    "--rp_api_port",
+    "0",
+    ...args,
+  ], {
     env: { FIXTURE_HANDLER: handler },
   });
   const ready = await child.waitForLine(/Dev API ready on http:\/\//);
@@ -55,7 +62,13 @@ test("dev API mode: --rp_serve_api wins over --test_input, as in the Python SDK"
 });
 
 test("dev API mode: a concurrency below 1 is refused with exit 1, saying what was expected", async () => {
-  const result = await runChild(WORKER, ["--rp_serve_api", "--rp_api_port", "0", "--rp_api_concurrency", "0"], {
+  const result = await runChild(WORKER, [
+    "--rp_serve_api",
+    "--rp_api_port",
+    "0",
+    "--rp_api_concurrency",
+    "0",
+  ], {
     env: { FIXTURE_HANDLER: "echo" },
   });
   assert.equal(result.code, 1);

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import runpodSdk from "runpod-sdk";
 import { deferred } from "../src/async/deferred.ts";
-import { createDevApp, type DevAppOptions } from "../src/dev_api/create_dev_app.ts";
-import { RunPodLogger } from "../src/run_pod_logger.ts";
+import type { DevAppOptions } from "../src/dev_api/create_dev_app.ts";
 import type { Handler } from "../src/types.ts";
+import { serveDevApi } from "./support/dev_server.ts";
 import { currentRuntime } from "./support/runtime.ts";
 
 type Endpoint = NonNullable<ReturnType<ReturnType<typeof runpodSdk>["endpoint"]>>;
@@ -22,36 +22,23 @@ interface Served extends AsyncDisposable {
 }
 
 async function serve(handler: Handler, options: Partial<DevAppOptions> = {}): Promise<Served> {
-  const runtime = await currentRuntime();
-  const dev = createDevApp({
-    handler,
-    logger: new RunPodLogger({ level: "ERROR", write: () => {} }),
-    ...options,
-  });
   const paths: string[] = [];
   const watchers: { part: string; seen: () => void }[] = [];
-  const server = await runtime.serve((request) => {
+  const served = await serveDevApi(handler, options, (request) => {
     const path = new URL(request.url).pathname;
     paths.push(path);
     for (const watcher of watchers) if (path.includes(watcher.part)) watcher.seen();
-    return dev.fetch(request);
-  }, { hostname: "127.0.0.1", port: 0 });
-  const url = `http://127.0.0.1:${server.port}`;
-  const endpoint = runpodSdk("test-key", { baseUrl: `${url}/v2` }).endpoint("local-endpoint")!;
+  });
   return {
-    url,
-    endpoint,
+    url: served.url,
+    endpoint: runpodSdk("test-key", { baseUrl: `${served.url}/v2` }).endpoint("local-endpoint")!,
     paths,
     requested: (part) => {
       const seen = deferred<void>();
       watchers.push({ part, seen: () => seen.resolve() });
       return seen.promise;
     },
-    async [Symbol.asyncDispose]() {
-      dev.worker.stop("test over");
-      dev.worker.abortAll("test over");
-      await server.close();
-    },
+    [Symbol.asyncDispose]: () => served[Symbol.asyncDispose](),
   };
 }
 
@@ -129,7 +116,10 @@ test("dev API + runpod-sdk: runSync of a job longer than one wait polls /status-
 });
 
 test("dev API + runpod-sdk: stream yields each chunk as it is produced, in order, and ends", async () => {
-  const received: ReturnType<typeof deferred<void>>[] = Array.from({ length: 4 }, () => deferred<void>());
+  const received: ReturnType<typeof deferred<void>>[] = Array.from(
+    { length: 4 },
+    () => deferred<void>(),
+  );
   await using s = await serve(async function* () {
     for (let i = 0; i < 4; i++) {
       yield { token: i };
@@ -146,7 +136,11 @@ test("dev API + runpod-sdk: stream yields each chunk as it is produced, in order
   assert.deepEqual(chunks, [0, 1, 2, 3].map((token) => ({ output: { token } })));
   const status = await s.endpoint.status(id) as Record<string, unknown>;
   assert.equal(status.status, "COMPLETED");
-  assert.deepEqual(status.output, [], "without returnAggregateStream the chunks come only from /stream");
+  assert.deepEqual(
+    status.output,
+    [],
+    "without returnAggregateStream the chunks come only from /stream",
+  );
 });
 
 test("dev API + runpod-sdk: with returnAggregateStream the status output is the chunk list", async () => {
@@ -210,7 +204,10 @@ test("dev API + runpod-sdk: purgeQueue cancels the queued jobs and leaves the ru
   await using s = await serve(jobs.handler);
   const running = await s.endpoint.run({ input: { n: 0 } });
   await jobs.started(0);
-  const queued = [await s.endpoint.run({ input: { n: 1 } }), await s.endpoint.run({ input: { n: 2 } })];
+  const queued = [
+    await s.endpoint.run({ input: { n: 1 } }),
+    await s.endpoint.run({ input: { n: 2 } }),
+  ];
   const purged = await s.endpoint.purgeQueue();
   assert.deepEqual(purged, { removed: 2, status: "completed" });
   for (const job of queued) assert.equal((await s.endpoint.status(job.id)).status, "CANCELLED");
@@ -237,7 +234,10 @@ test("dev API + runpod-sdk: a generator that throws ends FAILED with its error r
 test("dev API + runpod-sdk: policy.executionTimeout aborts the job and it ends TIMED_OUT", async () => {
   const jobs = gated();
   await using s = await serve(jobs.handler);
-  const done = await s.endpoint.runSync({ input: { n: 0 }, policy: { executionTimeout: 50 } }) as Record<
+  const done = await s.endpoint.runSync({
+    input: { n: 0 },
+    policy: { executionTimeout: 50 },
+  }) as Record<
     string,
     unknown
   >;
@@ -254,7 +254,10 @@ test("dev API + runpod-sdk: the webhook receives the final status body", async (
   }, { hostname: "127.0.0.1", port: 0 });
   try {
     await using s = await serve((job) => ({ echoed: job.input }));
-    const { id } = await s.endpoint.run({ input: 5, webhook: `http://127.0.0.1:${receiver.port}/hook` });
+    const { id } = await s.endpoint.run({
+      input: 5,
+      webhook: `http://127.0.0.1:${receiver.port}/hook`,
+    });
     const body = await hook.promise as Record<string, unknown>;
     assert.equal(body.id, id);
     assert.equal(body.status, "COMPLETED");

@@ -13,8 +13,8 @@ import { readBodyLimited } from "../push/body_limit.ts";
 import { json } from "../push/push_jobs.ts";
 import { parseSubmission } from "../push/push_submission.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
-import { EDGEPOD_VERSION } from "../version.ts";
 import { JobWorker } from "../worker/job_worker.ts";
+import { webWorkerInfo } from "../worker/web_worker_info.ts";
 import { DevJobs, type DevJobsOptions, type DevSubmission } from "./dev_jobs.ts";
 import { PLAYGROUND_HTML } from "./playground_page.ts";
 
@@ -81,18 +81,25 @@ export interface DevApp {
  */
 export function createDevApp(options: DevAppOptions): DevApp {
   const { logger: givenLogger, info: givenInfo, concurrency = 1, ...rest } = options;
-  const { http, maxBodyBytes, started, resultTtlMs, maxStoredResults, maxStoredBytes, streamHoldMs, ...start } =
-    rest;
+  const {
+    http,
+    maxBodyBytes,
+    started,
+    resultTtlMs,
+    maxStoredResults,
+    maxStoredBytes,
+    streamHoldMs,
+    ...start
+  } = rest;
   const config = parseConfig(start);
   const logger = givenLogger ?? new RunPodLogger({ level: "INFO" });
-  const info = givenInfo ?? {
-    workerId: crypto.randomUUID(),
-    endpointId: undefined,
-    hostname: "unknown",
-    runtime: "web",
-    version: EDGEPOD_VERSION,
-  };
-  const worker = new JobWorker({ config, logger, info, queueLimit: config.queueSize ?? DEFAULT_DEV_QUEUE });
+  const info = givenInfo ?? webWorkerInfo();
+  const worker = new JobWorker({
+    config,
+    logger,
+    info,
+    queueLimit: config.queueSize ?? DEFAULT_DEV_QUEUE,
+  });
   worker.gate.limit = startingLimit(concurrency, config.maxConcurrency);
   return devAppFor({
     worker,
@@ -123,7 +130,9 @@ export function createDevApp(options: DevAppOptions): DevApp {
  */
 export function startingLimit(requested: number, maxConcurrency: number): number {
   if (!(Number.isSafeInteger(requested) && requested > 0)) {
-    throw new RangeError(`the dev API's concurrency must be a positive integer: received ${requested}`);
+    throw new RangeError(
+      `the dev API's concurrency must be a positive integer: received ${requested}`,
+    );
   }
   return Math.min(requested, maxConcurrency);
 }
@@ -157,7 +166,11 @@ export function devAppFor(parts: DevAppParts): DevApp {
   /** The body as a submission, or the 400/413/415 answer saying what was wrong. */
   const submission = async (request: Request): Promise<DevSubmission | Response> => {
     const read = await readBodyLimited(request, maxBodyBytes)
-      .catch(() => ({ ok: false as const, status: 400 as const, message: "the body could not be read" }));
+      .catch(() => ({
+        ok: false as const,
+        status: 400 as const,
+        message: "the body could not be read",
+      }));
     if (!read.ok) return json(read.status, { error: read.message }, { connection: "close" });
     // Only the content type counts: the dev API takes RunPod's own body, not a push sender's.
     const headers = new Headers();
@@ -167,7 +180,9 @@ export function devAppFor(parts: DevAppParts): DevApp {
     if (!parsed.ok) return json(parsed.status, { error: parsed.message });
     const { source, input, webhook, policy } = parsed.submission;
     if (source !== "native") {
-      return json(400, { error: `the body has no 'input': expected {"input": ..., "webhook"?, "policy"?}` });
+      return json(400, {
+        error: `the body has no 'input': expected {"input": ..., "webhook"?, "policy"?}`,
+      });
     }
     return { input, webhook, policy, bytes: read.body.byteLength };
   };
@@ -189,13 +204,19 @@ export function devAppFor(parts: DevAppParts): DevApp {
       if (wait instanceof Response) return wait;
       return await jobs.status(c.req.param("id"), wait, c.req.raw.signal);
     });
-    app.on(["GET", "POST"], `${prefix}/stream/:id`, (c) => jobs.stream(c.req.param("id"), c.req.raw.signal));
+    app.on(
+      ["GET", "POST"],
+      `${prefix}/stream/:id`,
+      (c) => jobs.stream(c.req.param("id"), c.req.raw.signal),
+    );
     app.post(`${prefix}/cancel/:id`, (c) => jobs.cancel(c.req.param("id")));
     app.post(`${prefix}/retry/:id`, (c) => jobs.retry(c.req.param("id")));
     app.post(`${prefix}/purge-queue`, () => jobs.purgeQueue());
     app.get(`${prefix}/health`, () => jobs.health());
   }
-  app.notFound((c) => json(404, { error: `No route ${c.req.method} ${new URL(c.req.url).pathname}` }));
+  app.notFound((c) =>
+    json(404, { error: `No route ${c.req.method} ${new URL(c.req.url).pathname}` })
+  );
   app.onError((error) => {
     logger.error(`Dev API request failed: ${error instanceof Error ? error.stack : String(error)}`);
     return json(500, { error: "Internal error" });
@@ -208,7 +229,11 @@ function waitParam(raw: string | undefined): number | Response {
   if (raw === undefined || raw === "") return DEFAULT_WAIT_MS;
   const wait = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
   if (Number.isNaN(wait)) {
-    return json(400, { error: `'wait' must be a whole number of milliseconds: received ${JSON.stringify(raw.slice(0, 40))}` });
+    return json(400, {
+      error: `'wait' must be a whole number of milliseconds: received ${
+        JSON.stringify(raw.slice(0, 40))
+      }`,
+    });
   }
   return Math.min(wait, MAX_WAIT_MS);
 }

@@ -160,13 +160,17 @@ export class DevJobs {
     // has ended is in the buffer already, so none can arrive after the terminal answer.
     const { outcome, held } = record;
     const chunks = record.buffer.take();
-    let text = `{"id":${JSON.stringify(record.job.id)},"status":"${outcome?.status ?? held!.status}"`;
+    let text = `{"id":${JSON.stringify(record.job.id)},"status":"${
+      outcome?.status ?? held!.status
+    }"`;
     if (outcome) {
       if (!outcome.isStream && !record.outputStreamed && outcome.result.output !== undefined) {
         record.outputStreamed = true;
         chunks.push(strictStringify({ output: outcome.result.output }));
       }
-      if (outcome.result.error !== undefined) text += `,"error":${strictStringify(outcome.result.error)}`;
+      if (outcome.result.error !== undefined) {
+        text += `,"error":${strictStringify(outcome.result.error)}`;
+      }
     }
     return jsonText(200, `${text},"stream":[${chunks.join(",")}]}`);
   }
@@ -349,5 +353,8 @@ function notFound(): Response {
 }
 
 function jsonText(status: number, body: string): Response {
-  return new Response(body, { status, headers: { "content-type": "application/json; charset=utf-8" } });
+  return new Response(body, {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
 }

@@ -45,21 +45,30 @@ export async function runDevApi(setup: WorkerSetup): Promise<number> {
       `The dev API has no auth: anyone who can reach ${hostname}:${port} can run jobs. Use it for development only.`,
     );
   }
-  const worker = new JobWorker({ config, logger, info, queueLimit: config.queueSize ?? DEFAULT_DEV_QUEUE });
+  const worker = new JobWorker({
+    config,
+    logger,
+    info,
+    queueLimit: config.queueSize ?? DEFAULT_DEV_QUEUE,
+  });
   worker.gate.limit = limit;
   const dev = devAppFor({ worker, logger, http: runtime.http, started: true });
   const unlisten = worker.listen((signal, listener) => runtime.onSignal(signal, listener));
   const server = await runtime.serve(dev.fetch, { hostname, port });
   try {
     const started = await worker.start();
-    const url = `http://${server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+    const url = `http://${
+      server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname
+    }:${server.port}`;
     logger.info(
       `Dev API ready on ${url}: RunPod's API at ${url}/v2/<endpoint id>/ (and unprefixed), playground at ${url}/, concurrency ${started}.`,
     );
     await worker.stopped;
     const clean = await worker.drain();
     await server.close({ graceMs: REPORT_GRACE_MS });
-    logger.info(clean ? "Dev API stopped cleanly." : "Dev API stopped; unfinished jobs were reported FAILED.");
+    logger.info(
+      clean ? "Dev API stopped cleanly." : "Dev API stopped; unfinished jobs were reported FAILED.",
+    );
     return clean ? 0 : 1;
   } finally {
     unlisten();

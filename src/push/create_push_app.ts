@@ -10,8 +10,8 @@ import { parseConfig, type StartOptions, type WorkerConfig } from "../config.ts"
 import { fetchClient, type HttpClient } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
-import { EDGEPOD_VERSION } from "../version.ts";
 import { JobWorker } from "../worker/job_worker.ts";
+import { webWorkerInfo } from "../worker/web_worker_info.ts";
 import { readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { json, PushJobs, type ReplyMode } from "./push_jobs.ts";
@@ -83,13 +83,7 @@ export function createPushApp(options: PushAppOptions): PushApp {
   const { auth = {}, logger: givenLogger, http = fetchClient, info: givenInfo, ...start } = options;
   const config = parseConfig(start);
   const logger = givenLogger ?? new RunPodLogger({ level: "INFO" });
-  const info = givenInfo ?? {
-    workerId: crypto.randomUUID(),
-    endpointId: undefined,
-    hostname: "unknown",
-    runtime: "web",
-    version: EDGEPOD_VERSION,
-  };
+  const info = givenInfo ?? webWorkerInfo();
   const worker = new JobWorker({ config, logger, info, queueLimit: config.queueSize });
   return pushAppFor({ worker, config, logger, http, auth });
 }
