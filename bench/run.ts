@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark on Bun, Deno and Node in one go and writes
  * `BENCHMARKS.md`.
  *
- * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory,push`
+ * Options (after `npm run bench --`): `--only throughput,scale-up,cold-start,ping-gap,memory,push,adaptive`
  * runs a subset; `--quick` uses fewer repetitions (for trying changes, not for the report);
  * `--out <file>` writes elsewhere than `BENCHMARKS.md`.
  *
@@ -15,7 +15,7 @@ import os from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { type BenchContext, errorMessage, SIM_CPU } from "./_context.ts";
+import { type BenchContext, errorMessage, SIM_CPU, WORKER_CPU } from "./_context.ts";
 import { runColdStart } from "./run_cold_start.ts";
 import { runMemory } from "./run_memory.ts";
 import { findings } from "./_findings.ts";
@@ -35,6 +35,8 @@ import { SimClient } from "./_sim_client.ts";
 import { epochNow } from "./_stats.ts";
 import { runThroughput, VARIANTS } from "./run_throughput.ts";
 import { renderPush, runPush } from "./run_push.ts";
+import { runAdaptive } from "./run_adaptive.ts";
+import { adaptiveSection } from "./_report_adaptive.ts";
 import { readSections, spliceSection } from "./_sections.ts";
 
 /** The benchmarks of the main report (rewritten whole when all of them run). */
@@ -46,6 +48,12 @@ const MAIN = ["throughput", "scale-up", "cold-start", "ping-gap", "memory"] as c
  */
 const ADD_ONS: Record<string, (ctx: BenchContext, quick: boolean) => Promise<string>> = {
   push: async (ctx, quick) => renderPush(await runPush(ctx, quick ? { reps: 1, seconds: 2 } : {})),
+  // In the orchestrator's process (the simulator's CPU, idle by then); its two pull workers may
+  // use both CPUs (one CPU cannot serve both).
+  adaptive: async (ctx) =>
+    adaptiveSection(
+      await runAdaptive(ctx.log, { workerCpus: `${SIM_CPU},${WORKER_CPU}`, sim: ctx.sim }),
+    ),
 };
 
 const BENCHMARKS = [...MAIN, ...Object.keys(ADD_ONS)] as const;

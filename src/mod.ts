@@ -46,3 +46,6 @@ export * from "./worker/worker_stats.ts";
 export * from "./worker/result_store.ts";
 export * from "./worker/status_body.ts";
 export * from "./worker/concurrency_observation.ts";
+export * from "./concurrency/adaptive_concurrency.ts";
+export * from "./concurrency/engine_metrics_concurrency.ts";
+export * from "./concurrency/prometheus_text.ts";

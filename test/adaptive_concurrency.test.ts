@@ -1,0 +1,291 @@
+/**
+ * adaptiveConcurrency(): fed observations directly (deterministic), and in a closed loop on the
+ * simulated engine under a manual clock (deterministic too: no real time is involved).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { adaptiveConcurrency } from "../src/concurrency/adaptive_concurrency.ts";
+import { ConcurrencyGate } from "../src/concurrency_gate.ts";
+import {
+  type ConcurrencyObservation,
+  ObservationWindow,
+} from "../src/worker/concurrency_observation.ts";
+import { ClosedLoop } from "../bench/closed_loop.ts";
+import { SimulatedEngine } from "../bench/simulated_engine.ts";
+import { ManualClock } from "./support/manual_clock.ts";
+
+/** A window in which `ended` jobs of `latency` ms ended, `failed` of them failed. */
+function seen(
+  limit: number,
+  latency: number,
+  options: { ended?: number; failed?: number; running?: number; intervalMs?: number } = {},
+): ConcurrencyObservation {
+  const ended = options.ended ?? limit;
+  const failed = options.failed ?? 0;
+  return {
+    intervalMs: options.intervalMs ?? 100,
+    completed: ended - failed,
+    failed,
+    latenciesMs: Array(ended).fill(latency),
+    running: options.running ?? limit,
+    waiting: 0,
+    limit,
+  };
+}
+
+/** Calls the modifier as the gate would, feeding back what it returned. */
+function drive(
+  modifier: (current: number, observed?: ConcurrencyObservation) => number,
+  limit: number,
+  latency: number | ((limit: number) => number),
+  windows: number,
+  options: { failed?: (limit: number) => number; intervalMs?: number } = {},
+): number {
+  for (let i = 0; i < windows; i++) {
+    const l = typeof latency === "number" ? latency : latency(limit);
+    const ended = limit + Math.max(8, limit); // a generation to skip, then the samples
+    limit = modifier(
+      limit,
+      seen(limit, l, {
+        ended,
+        failed: options.failed?.(limit) ?? 0,
+        intervalMs: options.intervalMs,
+      }),
+    );
+  }
+  return limit;
+}
+
+test("adaptiveConcurrency() rejects options out of range", () => {
+  assert.throws(() => adaptiveConcurrency({ min: 0 }), RangeError);
+  assert.throws(
+    () => adaptiveConcurrency({ min: 5, max: 4 }),
+    /'max' must be an integer of at least 5/,
+  );
+  assert.throws(() => adaptiveConcurrency({ tolerance: -1 }), RangeError);
+  assert.throws(() => adaptiveConcurrency({ quantile: 2 }), RangeError);
+  assert.throws(() => adaptiveConcurrency({ backoff: 1 }), RangeError);
+  assert.throws(() => adaptiveConcurrency({ initial: 1.5 }), RangeError);
+});
+
+test("adaptiveConcurrency() keeps its limit when called without observations", () => {
+  const modifier = adaptiveConcurrency({ initial: 6 });
+  assert.equal(modifier(1), 6);
+  assert.equal(modifier(6), 6);
+  assert.equal(modifier.state.floorMs, undefined);
+  assert.equal(modifier.state.phase, "probe");
+});
+
+test("adaptiveConcurrency() measures the floor, then grows while latency stays at it", () => {
+  const modifier = adaptiveConcurrency({ initial: 4, max: 64 });
+  let limit = modifier(4, seen(4, 100, { ended: 16 }));
+  assert.equal(modifier.state.floorMs, 100);
+  assert.equal(modifier.state.phase, "run");
+  const trace = [limit];
+  for (let i = 0; i < 6; i++) {
+    limit = modifier(limit, seen(limit, 100, { ended: limit + Math.max(8, limit) }));
+    trace.push(limit);
+  }
+  for (let i = 1; i < trace.length; i++) assert.ok(trace[i]! > trace[i - 1]!, `${trace}`);
+  assert.ok(trace.at(-1)! <= 64);
+});
+
+test("adaptiveConcurrency() does not grow when the worker does not use its limit", () => {
+  const modifier = adaptiveConcurrency({ initial: 8 });
+  let limit = modifier(8, seen(8, 100, { ended: 16 }));
+  for (let i = 0; i < 5; i++) {
+    limit = modifier(limit, seen(limit, 100, { ended: 8, running: 2 }));
+  }
+  assert.equal(limit, 8);
+});
+
+test("adaptiveConcurrency() backs off on a latency gradient to about (1 + tolerance) × the knee", () => {
+  const modifier = adaptiveConcurrency({ initial: 4, max: 200 });
+  // An engine with a knee of 20: latency 100 ms up to 20 in flight, then 100 × n / 20.
+  const knee = (n: number) => 100 * Math.max(1, n / 20);
+  let limit = modifier(4, seen(4, 100, { ended: 16 }));
+  limit = drive(modifier, limit, knee, 60);
+  assert.ok(limit >= 20 && limit <= 26, `settled at ${limit}`);
+  // From far above, one window brings it near the knee (the decrease is clamped at half).
+  const high = modifier(limit, seen(40, knee(40), { ended: 40 }));
+  assert.ok(high <= 26, `after a 2× gradient: ${high}`);
+});
+
+test("adaptiveConcurrency() backs off on failures and caps growth until the next probe", () => {
+  const modifier = adaptiveConcurrency({ initial: 10, max: 100 });
+  let limit = modifier(10, seen(10, 100, { ended: 16 }));
+  limit = drive(modifier, limit, 100, 6); // grows at the floor
+  const before = limit;
+  // Out of memory above 24: a third of the jobs fail fast.
+  limit = modifier(limit, seen(limit, 100, { ended: 30, failed: 10 }));
+  assert.ok(limit < before, `${before} -> ${limit}`);
+  assert.ok(modifier.state.ceiling < before);
+  const ceiling = modifier.state.ceiling;
+  limit = drive(modifier, limit, 100, 20);
+  assert.ok(limit <= ceiling, `${limit} above the ceiling ${ceiling}`);
+});
+
+test("adaptiveConcurrency() ignores a failure rate the handler has at any load", () => {
+  const modifier = adaptiveConcurrency({ initial: 8, max: 100 });
+  // 10 % of jobs fail during the floor measurement too (bad inputs, say).
+  let limit = modifier(8, seen(8, 100, { ended: 20, failed: 2 }));
+  const start = limit;
+  limit = drive(modifier, limit, 100, 5, { failed: (l) => Math.floor(Math.max(8, l) / 10) });
+  assert.ok(limit > start, `${start} -> ${limit}`);
+});
+
+test("adaptiveConcurrency() re-measures the floor at a lower limit, then restores it", () => {
+  const modifier = adaptiveConcurrency({
+    initial: 20,
+    probeIntervalMs: 1000,
+    probeFactor: 0.5,
+    random: () => 0.5,
+    max: 20,
+  });
+  let limit = modifier(20, seen(20, 100, { ended: 20 }));
+  assert.equal(modifier.state.probes, 1);
+  // Time passes at the floor: a probe starts and halves the limit.
+  limit = drive(modifier, limit, 100, 2, { intervalMs: 2000 }); // 30 floors: 3 s
+  assert.equal(modifier.state.phase, "probe");
+  assert.equal(limit, 10);
+  // Still 20 running: it waits for them to drain below the probe's limit.
+  limit = modifier(limit, seen(10, 150, { ended: 10, running: 20 }));
+  assert.equal(limit, 10);
+  // Drained; the 10 still running are skipped; the floor has moved to 150 ms (longer prompts).
+  limit = modifier(limit, seen(10, 150, { ended: 0, running: 10 }));
+  limit = modifier(limit, seen(10, 150, { ended: 10 + 16, running: 10 }));
+  assert.equal(modifier.state.phase, "run");
+  assert.equal(modifier.state.probes, 2);
+  assert.equal(modifier.state.floorMs, 150);
+  assert.equal(limit, 20);
+});
+
+test("adaptiveConcurrency() re-measures a floor that latency now beats (measured in a slow moment)", () => {
+  const modifier = adaptiveConcurrency({ initial: 8 });
+  let limit = modifier(8, seen(8, 150, { ended: 16 }));
+  assert.equal(modifier.state.floorMs, 150);
+  limit = drive(modifier, limit, 100, 2); // well below the floor: probe again
+  assert.equal(modifier.state.phase, "probe");
+  limit = modifier(limit, seen(limit, 100, { ended: 0, running: limit }));
+  limit = modifier(limit, seen(limit, 100, { ended: limit + 16, running: limit }));
+  assert.equal(modifier.state.floorMs, 100);
+  assert.equal(modifier.state.phase, "run");
+});
+
+test("adaptiveConcurrency() undoes a decrease that the re-measured floor explains", () => {
+  const modifier = adaptiveConcurrency({ initial: 20, max: 20, random: () => 0.5 });
+  let limit = modifier(20, seen(20, 100, { ended: 40 }));
+  assert.equal(modifier.state.floorMs, 100);
+  // Everything takes 130 ms now (the worker's event loop is slow, say): the limit falls…
+  let lowest = limit;
+  for (let i = 0; i < 10 && modifier.state.phase === "run"; i++) {
+    limit = drive(modifier, limit, 130, 1);
+    lowest = Math.min(lowest, limit);
+  }
+  assert.ok(lowest <= 14, `fell to ${lowest}`);
+  // …until the floor is measured again, at 130 ms: the engine was never overloaded.
+  assert.equal(modifier.state.phase, "probe");
+  limit = modifier(limit, seen(limit, 130, { ended: 0, running: limit }));
+  limit = modifier(limit, seen(limit, 130, { ended: limit + 16, running: limit }));
+  assert.equal(modifier.state.floorMs, 130);
+  assert.equal(limit, 20);
+});
+
+test("adaptiveConcurrency() keeps a decrease that the floor does not explain (the knee fell)", () => {
+  const modifier = adaptiveConcurrency({ initial: 20, max: 20, random: () => 0.5 });
+  let limit = modifier(20, seen(20, 100, { ended: 40 }));
+  // Queueing: latency doubles; the limit falls until the floor is measured again.
+  for (let i = 0; i < 10 && modifier.state.phase === "run"; i++) {
+    limit = drive(modifier, limit, 200, 1);
+  }
+  assert.equal(modifier.state.phase, "probe");
+  limit = modifier(limit, seen(limit, 100, { ended: 0, running: limit }));
+  limit = modifier(limit, seen(limit, 100, { ended: limit + 16, running: limit }));
+  assert.equal(modifier.state.floorMs, 100);
+  assert.ok(limit < 10, `restored to ${limit}`);
+});
+
+test("adaptiveConcurrency() follows the simulated engine's knee as it moves, without OOM", () => {
+  const clock = new ManualClock();
+  const engine = new SimulatedEngine({ knee: 16, memoryLimit: 32, baseLatencyMs: 200, clock });
+  const modifier = adaptiveConcurrency({ random: () => 0.5 });
+  const loop = new ClosedLoop({ engine, modifier, clock });
+  loop.start();
+  const phase = (knee: number, memoryLimit: number) => {
+    engine.knee = knee;
+    engine.memoryLimit = memoryLimit;
+    clock.advance(10_000);
+    const sampled: number[] = []; // the limit at each second of the phase's last 10 s
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      sampled.push(loop.gate.limit);
+    }
+    const last = loop.records.filter((r) => r.endedAt >= clock.now() - 10_000);
+    const ok = last.filter((r) => r.ok).length / 10;
+    const limits = loop.limits.filter(([at]) => at >= clock.now() - 10_000).map(([, l]) => l);
+    const median = sampled.sort((a, b) => a - b)[5]!;
+    return { ok, failed: last.filter((r) => !r.ok).length, median, limits };
+  };
+  const rate = (knee: number) => knee / 0.2; // jobs/s at the knee
+  for (const [knee, memory] of [[16, 32], [40, 80], [8, 16]] as const) {
+    const p = phase(knee, memory);
+    assert.equal(p.failed, 0, `K=${knee}: failures in the last 10 s`);
+    assert.ok(p.ok >= 0.9 * rate(knee), `K=${knee}: ${p.ok} jobs/s`);
+    // Near the knee: enough to fill the batch, never past memory.
+    assert.ok(p.median >= knee && p.median <= 1.5 * knee, `K=${knee}: median limit ${p.median}`);
+    assert.ok(p.limits.every((l) => l < memory), `K=${knee}: limits ${p.limits}`);
+  }
+  loop.stop();
+  clock.advance(10_000);
+});
+
+test("the gate hands the worker's observation to a two-argument modifier", async () => {
+  let now = 0;
+  const window = new ObservationWindow(() => now);
+  const calls: [number, ConcurrencyObservation | undefined][] = [];
+  const gate = new ConcurrencyGate({
+    limit: 2,
+    modifier: (current, observed) => {
+      calls.push([current, observed]);
+      return 3;
+    },
+    observe: (state) => window.take(state),
+  });
+  const permit = gate.tryAcquire()!;
+  window.record(120, true);
+  window.record(80, false);
+  now = 250;
+  assert.equal(await gate.refresh(), 3);
+  const [current, observed] = calls[0]!;
+  assert.equal(current, 2);
+  assert.deepEqual(observed, {
+    intervalMs: 250,
+    completed: 1,
+    failed: 1,
+    latenciesMs: [120, 80],
+    running: 1,
+    waiting: 0,
+    limit: 2,
+  });
+  permit.release();
+  // A one-argument modifier keeps working beside it.
+  const plain = new ConcurrencyGate({ modifier: (current: number) => current + 1 });
+  assert.equal(await plain.refresh(), 2);
+});
+
+test("adaptiveConcurrency() works as the gate's modifier with observe wired", async () => {
+  let now = 0;
+  const window = new ObservationWindow(() => now);
+  const modifier = adaptiveConcurrency({ initial: 4, minSamples: 4 });
+  const gate = new ConcurrencyGate({ limit: 1, modifier, observe: (s) => window.take(s) });
+  assert.equal(await gate.refresh(), 4);
+  const permits = [1, 2, 3, 4].map(() => gate.tryAcquire()!);
+  for (const p of permits) {
+    window.record(50, true);
+    p.release();
+  }
+  for (let i = 0; i < 4; i++) window.record(50, true);
+  now = 100;
+  await gate.refresh();
+  assert.equal(modifier.state.floorMs, 50);
+});
