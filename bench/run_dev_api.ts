@@ -48,7 +48,7 @@ const dev = createDevApp({
   handler: () => null,
   logger: new RunPodLogger({ level: "ERROR" }),
   concurrency: connections,
-  started: true, // as --rp_serve_api runs it: the worker is started before serving
+  devApi: { started: true }, // as --rp_serve_api runs it: the worker is started first
 });
 await dev.worker.start();
 

@@ -40,7 +40,7 @@ async function serve(handler: Handler, options: Partial<DevAppOptions> = {}): Pr
 const echo: Handler = (job) => job.input;
 
 test("dev API: a body that is not JSON, has no input, or is too large is refused, saying why", async () => {
-  await using s = await serve(echo, { maxBodyBytes: 1024 });
+  await using s = await serve(echo, { devApi: { maxBodyBytes: 1024 } });
   const notJson = await s.call("POST", "/v2/e/run", "{not json");
   assert.equal(notJson.status, 400);
   assert.match((await notJson.json()).error, /not valid JSON/);
@@ -113,7 +113,7 @@ test("dev API: stream always answers a stream array, also while queued and after
   await using s = await serve(async function* () {
     await release.promise;
     yield "only";
-  }, { streamHoldMs: 1 });
+  }, { devApi: { streamHoldMs: 1 } });
   const { id } = await (await s.call("POST", "/run", { input: {} })).json();
   const early = await (await s.call("GET", `/stream/${id}`)).json();
   assert.ok(Array.isArray(early.stream));

@@ -14,6 +14,7 @@ import { json } from "../push/push_jobs.ts";
 import { parseSubmission } from "../push/push_submission.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
 import { JobWorker } from "../worker/job_worker.ts";
+import { startOnFirstRequest } from "../worker/start_on_first_request.ts";
 import { webWorkerInfo } from "../worker/web_worker_info.ts";
 import { DevJobs, type DevJobsOptions, type DevSubmission } from "./dev_jobs.ts";
 import { PLAYGROUND_HTML } from "./playground_page.ts";
@@ -39,14 +40,19 @@ export interface DevAppParts extends Omit<DevJobsOptions, "worker" | "logger" | 
   started?: boolean;
 }
 
+/** The dev API's own settings, beside the worker's. */
+export type DevApiSettings = Omit<DevAppParts, "worker" | "logger">;
+
 /** What {@linkcode createDevApp} builds the app from. */
-export interface DevAppOptions extends StartOptions, Omit<DevAppParts, "worker" | "logger"> {
+export interface DevAppOptions extends StartOptions {
   /** The logger. @default INFO lines to the console */
   logger?: RunPodLogger;
   /** The worker's identity. @default a random worker id */
   info?: WorkerInfo;
   /** The concurrency limit to start with (a `concurrencyModifier` then adjusts it). @default 1 */
   concurrency?: number;
+  /** Body limit, retention bounds, stream hold, webhook client. */
+  devApi?: DevApiSettings;
 }
 
 /** The dev API: a `fetch` handler, the Hono app behind it, and its worker. */
@@ -80,38 +86,14 @@ export interface DevApp {
  * ```
  */
 export function createDevApp(options: DevAppOptions): DevApp {
-  const { logger: givenLogger, info: givenInfo, concurrency = 1, ...rest } = options;
-  const {
-    http,
-    maxBodyBytes,
-    started,
-    resultTtlMs,
-    maxStoredResults,
-    maxStoredBytes,
-    streamHoldMs,
-    ...start
-  } = rest;
+  const { logger: givenLogger, info: givenInfo, concurrency = 1, devApi = {}, ...start } = options;
   const config = parseConfig(start);
   const logger = givenLogger ?? new RunPodLogger({ level: "INFO" });
   const info = givenInfo ?? webWorkerInfo();
-  const worker = new JobWorker({
-    config,
-    logger,
-    info,
-    queueLimit: config.queueSize ?? DEFAULT_DEV_QUEUE,
-  });
+  const queueLimit = config.queueSize ?? DEFAULT_DEV_QUEUE;
+  const worker = new JobWorker({ config, logger, info, queueLimit });
   worker.gate.limit = startingLimit(concurrency, config.maxConcurrency);
-  return devAppFor({
-    worker,
-    logger,
-    http,
-    maxBodyBytes,
-    started,
-    resultTtlMs,
-    maxStoredResults,
-    maxStoredBytes,
-    streamHoldMs,
-  });
+  return devAppFor({ ...devApi, worker, logger });
 }
 
 /**
@@ -151,16 +133,9 @@ export function startingLimit(requested: number, maxConcurrency: number): number
 export function devAppFor(parts: DevAppParts): DevApp {
   const { worker, logger, maxBodyBytes = 10 * 1024 * 1024 } = parts;
   const jobs = new DevJobs({ ...parts, http: parts.http ?? fetchClient });
-  let starting: Promise<unknown> | undefined;
 
   const app = new Hono();
-  if (!parts.started) {
-    app.use("*", async (_c, next) => {
-      // Started by the first request: edge isolates allow no timers before one.
-      await (starting ??= worker.start());
-      await next();
-    });
-  }
+  if (!parts.started) app.use("*", startOnFirstRequest(worker));
   app.get("/", (c) => c.html(PLAYGROUND_HTML));
 
   /** The body as a submission, or the 400/413/415 answer saying what was wrong. */
