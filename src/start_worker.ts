@@ -19,7 +19,7 @@ export type { WorkerSetup } from "./worker/worker_setup.ts";
 
 /**
  * Starts a worker on `runtime` and exits the process when the mode ends. Modes, first match wins:
- * `--rp_serve_api` (refused with an explanation: the dev API is not part of this version),
+ * `--rp_serve_api` (the local dev API, RunPod's v2 endpoint API),
  * `--push` or `EDGEPOD_MODE=push` (the HTTP push intake), `RUNPOD_WEBHOOK_GET_JOB` set without `--test_input` (the production pull worker), otherwise
  * local test mode. An invalid configuration or flag is logged
  * with what was expected and exits 1.
@@ -69,10 +69,9 @@ export async function startWorker(
   let code: number;
   try {
     if (cli.rpServeApi) {
-      logger.error(
-        "--rp_serve_api: the local dev API is not part of this edgepod version; use local test mode (--test_input) or the pull worker",
-      );
-      code = 1;
+      // Loaded only for the dev API, as push mode below.
+      const { runDevApi } = await import("./dev_api/run_dev_api.ts");
+      code = await runDevApi(setup);
     } else if (cli.push || runtime.env("EDGEPOD_MODE") === "push") {
       // Loaded only in push mode: the pull worker and local test mode never load Hono.
       const { runPushServer } = await import("./push/run_push_server.ts");

@@ -64,17 +64,15 @@ export async function readBodyLimited(
     declared = Number(text);
     if (declared > maxBytes) return tooLarge(maxBytes);
   }
-  const stream = request.body;
-  if (stream === null) {
-    if (declared !== undefined && declared > 0) return truncated();
-    return { ok: true, body: new Uint8Array(0) };
-  }
-
   if (declared !== undefined) {
     // The server's HTTP framing delivers at most Content-Length bytes, which is within the
-    // limit: read it in one go (about twice as fast as a chunk loop for small bodies).
+    // limit: read it in one go (about twice as fast as a chunk loop for small bodies). Not
+    // touching `request.body` here matters: on Node's server it makes a stream of the body, and
+    // reading through that stream costs several times what arrayBuffer() does.
     return await readDeclared(request, declared, maxBytes, signal);
   }
+  const stream = request.body;
+  if (stream === null) return { ok: true, body: new Uint8Array(0) };
   const reader = stream.getReader();
   const onAbort = () => void reader.cancel(signal!.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });

@@ -10,12 +10,18 @@ import { parseConfig, type StartOptions, type WorkerConfig } from "../config.ts"
 import { fetchClient, type HttpClient } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
-import { EDGEPOD_VERSION } from "../version.ts";
 import { JobWorker } from "../worker/job_worker.ts";
+import { startOnFirstRequest } from "../worker/start_on_first_request.ts";
+import { webWorkerInfo } from "../worker/web_worker_info.ts";
 import { readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { json, PushJobs, type ReplyMode } from "./push_jobs.ts";
-import { hasPushAuth, hasPushCredentials, type PushAuthOptions, verifyPushAuth } from "./push_auth.ts";
+import {
+  hasPushAuth,
+  hasPushCredentials,
+  type PushAuthOptions,
+  verifyPushAuth,
+} from "./push_auth.ts";
 import { parseSubmission } from "./push_submission.ts";
 
 /** What {@linkcode createPushApp} builds the app over. */
@@ -83,13 +89,7 @@ export function createPushApp(options: PushAppOptions): PushApp {
   const { auth = {}, logger: givenLogger, http = fetchClient, info: givenInfo, ...start } = options;
   const config = parseConfig(start);
   const logger = givenLogger ?? new RunPodLogger({ level: "INFO" });
-  const info = givenInfo ?? {
-    workerId: crypto.randomUUID(),
-    endpointId: undefined,
-    hostname: "unknown",
-    runtime: "web",
-    version: EDGEPOD_VERSION,
-  };
+  const info = givenInfo ?? webWorkerInfo();
   const worker = new JobWorker({ config, logger, info, queueLimit: config.queueSize });
   return pushAppFor({ worker, config, logger, http, auth });
 }
@@ -112,16 +112,9 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, reject });
   const authOn = hasPushAuth(auth);
-  let starting: Promise<unknown> | undefined;
 
   const app = new Hono();
-  if (!parts.started) {
-    app.use("*", async (_c, next) => {
-      // Started by the first request: edge isolates allow no timers before one.
-      await (starting ??= worker.start());
-      await next();
-    });
-  }
+  if (!parts.started) app.use("*", startOnFirstRequest(worker));
   app.get("/ping", (c) => {
     const state = worker.state;
     if (state === "draining") return c.body(null, 503);
@@ -138,7 +131,11 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
     // No signal: a client that goes away fails the read itself (a 400 nobody receives).
     const read = await readBodyLimited(request, config.push.maxBodyBytes)
-      .catch(() => ({ ok: false as const, status: 400 as const, message: "the body could not be read" }));
+      .catch(() => ({
+        ok: false as const,
+        status: 400 as const,
+        message: "the body could not be read",
+      }));
     if (!read.ok) {
       reject(read.status === 413 ? "too_large" : "bad_request");
       // Tell the client to stop sending, and the server not to keep the connection alive.
