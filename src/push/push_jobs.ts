@@ -206,7 +206,7 @@ export class PushJobs {
       const { worker, http, logger } = this.#o;
       worker.track(
         `webhook:${job.id}`,
-        postWebhook(webhook, body, { http, log: logger.forJob(job), signal: undefined }),
+        postWebhook(webhook, body, { http, log: logger.forJob(job) }),
       );
     }
   }
