@@ -50,7 +50,11 @@ export function spliceSection(markdown: string, name: string, content: string): 
  */
 export function readSections(markdown: string): Map<string, string> {
   const found = new Map<string, string>();
-  for (const match of markdown.matchAll(/<!-- section:([\w-]+) -->\n([\s\S]*?)\n<!-- \/section:\1 -->/g)) {
+  for (
+    const match of markdown.matchAll(
+      /<!-- section:([\w-]+) -->\n([\s\S]*?)\n<!-- \/section:\1 -->/g,
+    )
+  ) {
     found.set(match[1]!, match[2]!);
   }
   return found;

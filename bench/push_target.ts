@@ -27,7 +27,10 @@ if (target === "bare") {
         for (let i = 0; i < (body.input.chunks ?? 0); i++) {
           await stream.writeSSE({ event: "chunk", data: JSON.stringify({ output: "t" }) });
         }
-        await stream.writeSSE({ event: "result", data: JSON.stringify({ id, status: "COMPLETED" }) });
+        await stream.writeSSE({
+          event: "result",
+          data: JSON.stringify({ id, status: "COMPLETED" }),
+        });
       });
     }
     return c.json({ id, status: "COMPLETED", delayTime: 0, executionTime: 0, output: body.input });

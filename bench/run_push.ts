@@ -64,11 +64,19 @@ export async function runPush(
       const sse = { edgepod: [] as number[], bare: [] as number[] };
       for (let rep = 0; rep < reps; rep++) {
         // Alternate the order, so drift on the machine does not favour one side.
-        const order = rep % 2 === 0 ? (["bare", "edgepod"] as const) : (["edgepod", "bare"] as const);
+        const order = rep % 2 === 0
+          ? (["bare", "edgepod"] as const)
+          : (["edgepod", "bare"] as const);
         for (const target of order) {
           ctx.log(`push ${runtime} ${target} sync (rep ${rep + 1})`);
           figures[target].push(
-            await withTarget(ctx, runtime, target, "noop", (url) => wrk(url, lua, connections, seconds)),
+            await withTarget(
+              ctx,
+              runtime,
+              target,
+              "noop",
+              (url) => wrk(url, lua, connections, seconds),
+            ),
           );
           ctx.log(`push ${runtime} ${target} sse (rep ${rep + 1})`);
           sse[target].push(await withTarget(ctx, runtime, target, "stream", (url) => readSse(url)));
@@ -134,7 +142,18 @@ async function readyPort(exited: Promise<number | string>, stdout: string): Prom
 }
 
 function wrk(url: string, lua: string, connections: number, seconds: number): Promise<WrkFigures> {
-  const args = ["-c", String(SIM_CPU), "wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, url];
+  const args = [
+    "-c",
+    String(SIM_CPU),
+    "wrk",
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    "-s",
+    lua,
+    url,
+  ];
   return new Promise((resolve, reject) => {
     execFile("taskset", args, { encoding: "utf8" }, (error, out) => {
       if (error) return reject(new Error(`wrk failed: ${error.message}`));
@@ -187,7 +206,7 @@ export function renderPush(rows: PushBenchRow[]): string {
   const lines = [
     "## Push mode (HTTP push intake)",
     "",
-    "`wrk -t1 -c32 -d5s` (pinned to CPU 0) posts `{\"input\":{\"n\":1}}` to `POST /jobs` of push",
+    '`wrk -t1 -c32 -d5s` (pinned to CPU 0) posts `{"input":{"n":1}}` to `POST /jobs` of push',
     "mode with a no-op handler (`bench/push_target.ts`, `BENCH_TARGET=edgepod`: the whole intake,",
     "worker, gate, dedup store and status shape, default INFO logging) and of a bare Hono route on",
     "the same runtime's server that parses the body and answers the same JSON (`BENCH_TARGET=bare`),",

@@ -214,11 +214,14 @@ export class ConcurrencyGate extends EventTarget {
     let value: number | Promise<number>;
     try {
       value = this.#observe
-        ? modifier(this.#limit, this.#observe({
-          running: this.#running,
-          waiting: this.waiting,
-          limit: this.#limit,
-        }))
+        ? modifier(
+          this.#limit,
+          this.#observe({
+            running: this.#running,
+            waiting: this.waiting,
+            limit: this.#limit,
+          }),
+        )
         : modifier(this.#limit);
     } catch (error) {
       this.#warn(`concurrencyModifier threw ${describe(error)}`);

@@ -162,7 +162,10 @@ test("push: Prefer: respond-async answers 202 with Location, GET reads the statu
     const delivered = await hooked.promise;
     assert.equal(delivered.type, "application/json");
     assert.deepEqual(
-      { id: (delivered.body as { id: string }).id, status: (delivered.body as { status: string }).status },
+      {
+        id: (delivered.body as { id: string }).id,
+        status: (delivered.body as { status: string }).status,
+      },
       { id: "a1", status: "COMPLETED" },
     );
     const ended = await (await fetch(`${s.url}/jobs/a1`)).json();
@@ -181,9 +184,15 @@ test("push: Accept: text/event-stream streams one event per chunk, then the fina
   assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
   const events = (await res.text()).trim().split("\n\n").map((block) => {
     const [event, data] = block.split("\n");
-    return { event: event!.slice("event: ".length), data: JSON.parse(data!.slice("data: ".length)) };
+    return {
+      event: event!.slice("event: ".length),
+      data: JSON.parse(data!.slice("data: ".length)),
+    };
   });
-  assert.deepEqual(events.slice(0, 3), [0, 1, 2].map((i) => ({ event: "chunk", data: { output: { token: i } } })));
+  assert.deepEqual(
+    events.slice(0, 3),
+    [0, 1, 2].map((i) => ({ event: "chunk", data: { output: { token: i } } })),
+  );
   assert.equal(events[3]!.event, "result");
   assert.equal(events[3]!.data.status, "COMPLETED");
   assert.equal(events.length, 4);
@@ -240,7 +249,9 @@ test("push: POST /jobs/:id/cancel aborts ctx.signal and the job ends CANCELLED",
 
 test("push: policy.executionTimeout aborts the job and it ends TIMED_OUT", async () => {
   await using s = await serve((_job, ctx) =>
-    new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)))
+    new Promise((_, reject) =>
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))
+    )
   );
   const body = await (await s.post({ input: 1, policy: { executionTimeout: 50 } })).json();
   assert.equal(body.status, "TIMED_OUT");

@@ -67,7 +67,9 @@ export class ChunkFeed {
         const json = strictStringify({ output: chunk });
         this.#history.push(json);
         if (this.#history.length > REPLAY_CHUNKS) this.#history.shift();
-        for (const watcher of [...this.#watchers]) this.#send(watcher, chunkEvent(json, watcher.format));
+        for (const watcher of [...this.#watchers]) {
+          this.#send(watcher, chunkEvent(json, watcher.format));
+        }
         const first = this.#watchers[0];
         if (first && first.controller.desiredSize! <= 0) {
           first.pulled ??= deferred<void>();
@@ -88,7 +90,9 @@ export class ChunkFeed {
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         watcher = { controller, format };
-        for (const json of this.#history) controller.enqueue(encoder.encode(chunkEvent(json, format)));
+        for (const json of this.#history) {
+          controller.enqueue(encoder.encode(chunkEvent(json, format)));
+        }
         if (this.#final !== undefined) {
           controller.enqueue(encoder.encode(finalEvent(this.#final, format)));
           controller.close();

@@ -80,7 +80,11 @@ export class PushJobs {
    * @param signal The request's signal: it aborts when the client goes away.
    * @returns The HTTP answer.
    */
-  async submit(submission: PushSubmission, mode: ReplyMode, signal: AbortSignal): Promise<Response> {
+  async submit(
+    submission: PushSubmission,
+    mode: ReplyMode,
+    signal: AbortSignal,
+  ): Promise<Response> {
     const { worker, config } = this.#o;
     const id = submission.id ?? crypto.randomUUID();
     const held = worker.get(id);
@@ -160,7 +164,9 @@ export class PushJobs {
     if (!tracked) return json(409, { error: `Job ${id} is held by another intake` });
     if (mode === "async") {
       tracked.collectors++; // it will poll, or read its webhook
-      return json(202, { id, status: held.status }, { location: `/jobs/${encodeURIComponent(id)}` });
+      return json(202, { id, status: held.status }, {
+        location: `/jobs/${encodeURIComponent(id)}`,
+      });
     }
     if (mode === "sse" || mode === "ndjson") {
       const body = tracked.feed.watch(mode);
@@ -177,7 +183,10 @@ export class PushJobs {
     try {
       const outcome = await held.done;
       const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
-      return text(failed ? this.#o.config.push.failureStatus : 200, tracked.body ?? statusBody(outcome));
+      return text(
+        failed ? this.#o.config.push.failureStatus : 200,
+        tracked.body ?? statusBody(outcome),
+      );
     } finally {
       if (queued) signal.removeEventListener("abort", onAbort);
     }
@@ -277,7 +286,11 @@ function streamHeaders(mode: FeedFormat): Record<string, string> {
  * @param headers More headers.
  * @returns The response.
  */
-export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+export function json(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Response {
   return text(status, JSON.stringify(body), headers);
 }
 

@@ -46,7 +46,8 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
   }
   const auth = pushAuthFromEnv(env);
   if (!hasPushAuth(auth) && !isLoopback(settings.hostname)) {
-    const optedOut = config.push.dangerouslyAllowUnauthenticated || env(UNAUTHENTICATED_OPT_OUT) === "1";
+    const optedOut = config.push.dangerouslyAllowUnauthenticated ||
+      env(UNAUTHENTICATED_OPT_OUT) === "1";
     if (!optedOut) {
       logger.error(
         `Refusing to serve push mode on ${settings.hostname} without auth: set EDGEPOD_PUSH_TOKENS, EDGEPOD_PUSH_HMAC_KEYS or QSTASH_CURRENT_SIGNING_KEY, listen on 127.0.0.1, or set ${UNAUTHENTICATED_OPT_OUT}=1 to accept jobs from anyone who can reach this address`,
@@ -66,9 +67,10 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
     if (settings.healthPort !== undefined) {
       servers.push(
         await runtime.serve(
-          (request) => new URL(request.url).pathname === "/ping"
-            ? push.fetch(request)
-            : new Response(null, { status: 404 }),
+          (request) =>
+            new URL(request.url).pathname === "/ping"
+              ? push.fetch(request)
+              : new Response(null, { status: 404 }),
           { hostname: settings.hostname, port: settings.healthPort },
         ),
       );

@@ -399,7 +399,8 @@ export class JobWorker {
     let done: ExecutedJob;
     try {
       // A free slot is taken at once, so the job starts inside submit() (no extra turn).
-      held ??= this.gate.tryAcquire() ?? await this.gate.acquire({ signal: entry.controller.signal });
+      held ??= this.gate.tryAcquire() ??
+        await this.gate.acquire({ signal: entry.controller.signal });
       entry.begin();
       const timeoutMs = options.timeoutMs ?? config.executionTimeoutMs;
       if (timeoutMs !== undefined) {
@@ -477,7 +478,8 @@ class HeldEntry {
     this.#abortOutcome = abortOutcome;
     this.#queuedAt = now();
     this.job = job;
-    const status = () => this.#startedAt === undefined ? "IN_QUEUE" as const : "IN_PROGRESS" as const;
+    const status = () =>
+      this.#startedAt === undefined ? "IN_QUEUE" as const : "IN_PROGRESS" as const;
     const delayTime = () => Math.round((this.#startedAt ?? this.#now()) - this.#queuedAt);
     const executionTime = () =>
       this.#startedAt === undefined

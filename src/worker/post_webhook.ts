@@ -79,7 +79,11 @@ export async function postWebhook(
     });
     return true;
   } catch (error) {
-    log.error(`Webhook ${url} did not take the result: ${error instanceof Error ? error.message : String(error)}`);
+    log.error(
+      `Webhook ${url} did not take the result: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    );
     return false;
   }
 }

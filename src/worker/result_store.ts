@@ -161,6 +161,8 @@ export class ResultStore<V> {
 }
 
 function bound(value: number, name: string): number {
-  if (!(value >= 0)) throw new RangeError(`'${name}' must be a non-negative number: received ${value}`);
+  if (!(value >= 0)) {
+    throw new RangeError(`'${name}' must be a non-negative number: received ${value}`);
+  }
   return value;
 }

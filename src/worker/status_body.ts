@@ -24,7 +24,9 @@ import type { JobOutcome } from "./job_worker.ts";
  * ```
  */
 export function statusBody(outcome: JobOutcome): string {
-  const head = `{"id":${JSON.stringify(outcome.id)},"status":"${outcome.status}","delayTime":${outcome.delayTime},"executionTime":${outcome.executionTime}`;
+  const head = `{"id":${
+    JSON.stringify(outcome.id)
+  },"status":"${outcome.status}","delayTime":${outcome.delayTime},"executionTime":${outcome.executionTime}`;
   const rest = outcome.body.slice(1); // the result object without its opening brace
   return rest === "}" ? `${head}}` : `${head},${rest}`;
 }

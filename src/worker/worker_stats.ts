@@ -57,7 +57,9 @@ export class WorkerStats {
    *
    * @param outcome Its terminal status and execution time in ms.
    */
-  record(outcome: { status: Exclude<JobStatus, "IN_QUEUE" | "IN_PROGRESS">; executionTime: number }): void {
+  record(
+    outcome: { status: Exclude<JobStatus, "IN_QUEUE" | "IN_PROGRESS">; executionTime: number },
+  ): void {
     this.ended[outcome.status]++;
     const seconds = outcome.executionTime / 1000;
     this.durationCount++;
