@@ -301,6 +301,7 @@ export class DevJobs {
     const { job } = record;
     record.outcome = outcome;
     record.body = statusBody(outcome);
+    this.#o.logger.info("Finished.", job.id); // as the pull worker logs a posted result
     record.buffer.end();
     // Kept in the store from here on: let the worker's handle (its controller, promises) go.
     record.held = undefined;

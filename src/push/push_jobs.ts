@@ -207,6 +207,7 @@ export class PushJobs {
 
   #finish(job: Job, tracked: Tracked, outcome: JobOutcome): void {
     const body = tracked.body = statusBody(outcome);
+    this.#o.logger.info("Finished.", job.id); // as the pull worker logs a posted result
     this.#tracked.delete(job.id);
     if (!tracked.dropped) this.#store.set(job.id, body);
     tracked.feed.end(body);
