@@ -12,7 +12,7 @@ import { cp, mkdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { repoRoot } from "../support/runtime.ts";
-import { runOk } from "./_kit.ts";
+import { runOk } from "./_support.ts";
 
 /** One instruction, continuation lines joined. */
 export interface Instruction {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { JobRecord } from "../../src/simulator/mod.ts";
 import { within } from "../support/pull_harness.ts";
-import { run, type Running, serveSimulator, startProcess } from "./_kit.ts";
+import { run, type Running, serveSimulator, startProcess } from "./_support.ts";
 
 /** The handler every consumer project installs (TypeScript; `toJavaScript` strips its types). */
 export const HANDLER_TS = `import * as runpod from "edgepod";

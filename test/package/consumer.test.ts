@@ -17,7 +17,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../support/runtime.ts";
-import { BIN, npmInstall, packTarball, runOk } from "./_kit.ts";
+import { BIN, npmInstall, packTarball, runOk } from "./_support.ts";
 import {
   assertLocalTest,
   assertPullWorker,

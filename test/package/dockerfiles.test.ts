@@ -13,7 +13,7 @@ import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../support/runtime.ts";
 import { parseDockerfile, runDockerfile, type Stage, stageEnv } from "./_dockerfile.ts";
-import { BIN, packTarball, runOk } from "./_kit.ts";
+import { BIN, packTarball, runOk } from "./_support.ts";
 import { assertPullWorker, type PullJobs } from "./_scenarios.ts";
 
 const EXAMPLE = join(repoRoot, "examples", "docker");

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { repoRoot } from "../support/runtime.ts";
-import { BIN, run } from "./_kit.ts";
+import { BIN, run } from "./_support.ts";
 
 test("jsr: deno publish --dry-run passes", async () => {
   const done = await run([BIN.deno, "publish", "--dry-run", "--allow-dirty"], {

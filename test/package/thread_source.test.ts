@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HEARTBEAT_THREAD_SOURCE } from "../../src/pull/heartbeat_thread_source.ts";
 import { repoRoot } from "../support/runtime.ts";
-import { BIN, run } from "./_kit.ts";
+import { BIN, run } from "./_support.ts";
 
 test("thread source: src/pull/heartbeat_thread_source.ts is what the build generates now", async () => {
   const done = await run([BIN.node, "scripts/thread_source.mjs", "--check"], { cwd: repoRoot });
