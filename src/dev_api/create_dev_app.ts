@@ -10,7 +10,7 @@ import { parseConfig, type StartOptions } from "../config.ts";
 import { fetchClient, type HttpClient } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import { readBodyLimited } from "../push/body_limit.ts";
-import { json } from "../push/push_jobs.ts";
+import { json } from "../worker/json_response.ts";
 import { parseSubmission } from "../push/push_submission.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
 import { JobWorker } from "../worker/job_worker.ts";

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { JobStoppedError, WorkerBusyError, WorkerDrainingError } from "../errors.ts";
+import { JobStoppedError } from "../errors.ts";
 import type { HttpClient } from "../http_client.ts";
 import { strictStringify } from "../job_result.ts";
-import { json } from "../push/push_jobs.ts";
+import { capacityRefusal, json, jsonText } from "../worker/json_response.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
 import type { Job } from "../types.ts";
 import type { HeldJob, JobOutcome, JobWorker } from "../worker/job_worker.ts";
@@ -285,12 +285,8 @@ export class DevJobs {
         deliver: (outcome) => this.#finish(record, outcome),
       });
     } catch (error) {
-      if (error instanceof WorkerBusyError) {
-        return json(429, { error: error.message }, { "retry-after": "1" });
-      }
-      if (error instanceof WorkerDrainingError) {
-        return json(503, { error: error.message }, { "retry-after": "5" });
-      }
+      const refusal = capacityRefusal(error, 1);
+      if (refusal) return refusal;
       throw error;
     }
     this.#live.set(record.job.id, record);
@@ -351,11 +347,4 @@ export class DevJobs {
 /** The real API's answer to an id it does not know (or no longer keeps). */
 function notFound(): Response {
   return json(404, { error: "request does not exist" });
-}
-
-function jsonText(status: number, body: string): Response {
-  return new Response(body, {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8" },
-  });
 }

@@ -15,7 +15,8 @@ import { startOnFirstRequest } from "../worker/start_on_first_request.ts";
 import { webWorkerInfo } from "../worker/web_worker_info.ts";
 import { readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
-import { json, PushJobs, type ReplyMode } from "./push_jobs.ts";
+import { PushJobs, type ReplyMode } from "./push_jobs.ts";
+import { json } from "../worker/json_response.ts";
 import {
   hasPushAuth,
   hasPushCredentials,

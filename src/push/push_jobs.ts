@@ -6,7 +6,7 @@
  */
 
 import type { WorkerConfig } from "../config.ts";
-import { JobStoppedError, WorkerBusyError, WorkerDrainingError } from "../errors.ts";
+import { JobStoppedError } from "../errors.ts";
 import type { HttpClient } from "../http_client.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
 import type { Job } from "../types.ts";
@@ -15,6 +15,7 @@ import type { HeldJob, JobOutcome, JobWorker } from "../worker/job_worker.ts";
 import { postWebhook } from "../worker/post_webhook.ts";
 import { ResultStore } from "../worker/result_store.ts";
 import { statusBody } from "../worker/status_body.ts";
+import { capacityRefusal, json, jsonText as text } from "../worker/json_response.ts";
 import { ChunkFeed, type FeedFormat } from "./chunk_feed.ts";
 import type { RejectReason } from "./prometheus_metrics.ts";
 import type { PushSubmission } from "./push_submission.ts";
@@ -113,15 +114,10 @@ export class PushJobs {
         deliver: (outcome) => this.#finish(job, tracked, outcome),
       });
     } catch (error) {
-      if (error instanceof WorkerBusyError) {
-        this.#o.reject("busy");
-        return json(429, { error: error.message }, { "retry-after": String(this.#retryAfter()) });
-      }
-      if (error instanceof WorkerDrainingError) {
-        this.#o.reject("draining");
-        return json(503, { error: error.message }, { "retry-after": "5" });
-      }
-      throw error;
+      const refusal = capacityRefusal(error, this.#retryAfter());
+      if (!refusal) throw error;
+      this.#o.reject(refusal.status === 429 ? "busy" : "draining");
+      return refusal;
     }
     this.#tracked.set(id, tracked);
     return await this.#answer(started, mode, signal);
@@ -277,27 +273,4 @@ function streamHeaders(mode: FeedFormat): Record<string, string> {
       "x-accel-buffering": "no",
     }
     : { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-cache" };
-}
-
-/**
- * A JSON answer.
- *
- * @param status The HTTP status.
- * @param body The value to send as JSON.
- * @param headers More headers.
- * @returns The response.
- */
-export function json(
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Response {
-  return text(status, JSON.stringify(body), headers);
-}
-
-function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
 }
