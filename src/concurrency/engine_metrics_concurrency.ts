@@ -195,11 +195,16 @@ export function engineMetricsConcurrency(
   };
 
   const scrape = async () => {
+    // A timer of our own, not AbortSignal.timeout(): Node does not keep the process alive for
+    // the latter, so a hung scrape (and `settled()`) could outlive the event loop.
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () =>
+        abort.abort(new DOMException(`the scrape timed out after ${timeoutMs} ms`, "TimeoutError")),
+      timeoutMs,
+    );
     try {
-      const response = await fetchFn(url, {
-        headers: options.headers,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const response = await fetchFn(url, { headers: options.headers, signal: abort.signal });
       if (!response.ok) {
         await response.body?.cancel();
         throw new Error(`HTTP ${response.status}`);
@@ -222,6 +227,8 @@ export function engineMetricsConcurrency(
           }; keeping concurrency ${limit} until a scrape succeeds`,
         );
       }
+    } finally {
+      clearTimeout(timer);
     }
   };
 
