@@ -185,9 +185,11 @@ export class DevJobs {
   async cancel(id: string): Promise<Response> {
     const record = this.#find(id);
     if (!record) return notFound();
-    if (!record.outcome && record.held) {
+    const held = record.outcome ? undefined : record.held;
+    if (held) {
+      // The cancel settles the job at once, and its record lets the handle go.
       this.#o.worker.cancel(id, new JobStoppedError(id));
-      await record.held.done;
+      await held.done;
     }
     return this.#statusOf(record);
   }

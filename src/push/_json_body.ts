@@ -8,6 +8,8 @@
 const JSON_TYPE_REGEXP = /^application\/(?:[a-z0-9!#$&^_.+-]+\+)?json$/;
 const SNIFFED_TYPES = new Set(["text/plain", "application/octet-stream"]);
 const MAX_CONTENT_TYPE_LENGTH = 1024;
+/** One decoder for every body: making one per request costs more than decoding a small body. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** What a `Content-Type` header allows. */
 export type ContentType =
@@ -15,9 +17,12 @@ export type ContentType =
   | { kind: "sniffed"; label: string }
   | { kind: "refused"; message: string };
 
+const JSON_TYPE: ContentType = Object.freeze({ kind: "json" });
+
 /** The policy for one `Content-Type` value (`null` when absent). */
 export function contentType(header: string | null): ContentType {
-  if (header === null || header.trim() === "") return { kind: "json" };
+  if (header === null || header === "application/json") return JSON_TYPE;
+  if (header.trim() === "") return JSON_TYPE;
   if (header.length > MAX_CONTENT_TYPE_LENGTH) {
     return {
       kind: "refused",
@@ -37,7 +42,7 @@ export function contentType(header: string | null): ContentType {
       };
     }
   }
-  if (JSON_TYPE_REGEXP.test(media)) return { kind: "json" };
+  if (JSON_TYPE_REGEXP.test(media)) return JSON_TYPE;
   if (SNIFFED_TYPES.has(media)) return { kind: "sniffed", label: media };
   return {
     kind: "refused",
@@ -49,6 +54,7 @@ export function contentType(header: string | null): ContentType {
 
 /** Whether arrays and objects in `text` nest deeper than `max` (strings are skipped). */
 export function exceedsDepth(text: string, max: number): boolean {
+  if (text.length <= max) return false; // each level takes a character at least
   // Native scans jump between the characters that matter: brackets, and quotes (whose string
   // is then skipped whole with indexOf, minding escaped quotes).
   const structural = /["[\]{}]/g;
@@ -79,7 +85,7 @@ export function exceedsDepth(text: string, max: number): boolean {
 /** `bytes` as strict UTF-8 (a leading BOM dropped), or `undefined` when they are not. */
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return STRICT_UTF8.decode(bytes);
   } catch {
     return undefined;
   }

@@ -162,7 +162,7 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       reject("bad_request");
       return json(parsed.status, { error: parsed.message });
     }
-    return await jobs.submit(parsed.submission, replyMode(request.headers), request.signal);
+    return await jobs.submit(parsed.submission, replyMode(request.headers), () => request.signal);
   });
   app.get("/jobs/:id", async (c) => {
     const body = await admit(c.req.raw);

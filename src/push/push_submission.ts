@@ -65,6 +65,8 @@ export const MAX_EXECUTION_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
 
 const DEFAULT_MAX_DEPTH = 64;
 const CONTROL_OR_LONE_SURROGATE_REGEXP = /[\p{Cc}\p{Cs}]/u;
+/** What `String.prototype.trim` keeps (`\s` is its white space and line ends), without a copy. */
+const NON_BLANK_REGEXP = /\S/;
 
 const ID_SCHEMA = v.pipe(
   v.string(),
@@ -164,7 +166,7 @@ export function parseSubmission(
       ? failure(415, notJson(type.label))
       : failure(400, "the body is not valid UTF-8");
   }
-  if (text.trim() === "") {
+  if (!NON_BLANK_REGEXP.test(text)) {
     return failure(400, `the body is empty: expected JSON such as {"input": ...}`);
   }
   if (exceedsDepth(text, maxDepth)) {

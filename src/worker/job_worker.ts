@@ -7,7 +7,7 @@
  * @module
  */
 
-import { deferred } from "../async/deferred.ts";
+import { type Deferred, deferred } from "../async/deferred.ts";
 import { ConcurrencyGate, type Permit } from "../concurrency_gate.ts";
 import type { WorkerConfig } from "../config.ts";
 import {
@@ -139,6 +139,12 @@ export class JobWorker {
   readonly #now: () => number;
   readonly #queueLimit?: number;
   readonly #held = new Map<string, HeldEntry>();
+  readonly #tasks = new Map<string, Promise<void>>();
+  /** Resolved when nothing is held any more; made only while the drain waits for that. */
+  #idle?: Deferred<void>;
+  /** Aborting an entry settles it at once, whatever its handler does with the signal. */
+  readonly #abort = (entry: HeldEntry, reason: unknown) =>
+    this.#settle(entry, this.#abortedOutcome(reason));
   readonly #shutdown = new AbortController();
   readonly #stopped = deferred<string>();
   readonly #window: ObservationWindow;
@@ -196,7 +202,7 @@ export class JobWorker {
 
   /** How many jobs (and tracked tasks) the worker holds. */
   get size(): number {
-    return this.#held.size;
+    return this.#held.size + this.#tasks.size;
   }
 
   /** The wait-queue bound for `admission: "queue"`: the option, else the current limit. */
@@ -233,12 +239,12 @@ export class JobWorker {
 
   /** Whether the worker holds a job (or task) with this id. */
   has(id: string): boolean {
-    return this.#held.has(id);
+    return this.#held.has(id) || this.#tasks.has(id);
   }
 
   /** The held job with this id, if any. */
   get(id: string): HeldJob | undefined {
-    return this.#held.get(id)?.handle;
+    return this.#held.get(id);
   }
 
   /**
@@ -253,37 +259,46 @@ export class JobWorker {
    * @throws {TypeError} When a job with this id is already held.
    */
   submit(job: Job, options: SubmitOptions = {}): HeldJob {
-    if (this.#held.has(job.id)) {
+    if (this.has(job.id)) {
       throw new TypeError(`Job ${job.id} is already held by this worker`);
     }
+    const gate = this.gate;
     if (options.admission === "queue") {
       if (this.#shutdown.signal.aborted) throw new WorkerDrainingError(this.#reason);
-      const gate = this.gate;
       if (gate.free === 0 && gate.waiting >= this.queueLimit) {
         throw new WorkerBusyError(gate.limit, this.queueLimit);
       }
     }
-    const entry = this.#entry(job);
+    const entry = new HeldEntry(job, options, this.#now, this.#abort);
+    this.#held.set(job.id, entry);
     this.stats.accepted++;
-    entry.run(() => this.#run(entry, options), (error) => this.#bug(job.id, error));
-    return entry.handle;
+    // A free slot is taken at once, so the job starts inside submit() (no extra turn).
+    const permit = options.permit ?? gate.tryAcquire();
+    if (permit) this.#start(entry, permit);
+    else {
+      gate.acquire({ signal: entry.signal }).then(
+        (granted) => this.#start(entry, granted),
+        // Aborted while waiting for a slot: settled by the abort already.
+        () => this.#settle(entry, this.#abortedOutcome(entry.signal.reason)),
+      );
+    }
+    return entry;
   }
 
   /**
-   * Keeps the worker busy with a task that is not a job (a FAILED answer to a malformed job, say):
-   * `has(id)` is true and the drain waits for it.
+   * Keeps the worker busy with a task that is not a job (a FAILED answer to a malformed job, a
+   * webhook post): `has(id)` is true and the drain waits for it; it is never aborted.
    *
    * @param id The id it stands for.
    * @param task The work.
    */
   track(id: string, task: Promise<unknown>): void {
-    if (this.#held.has(id)) return;
-    const entry = this.#entry({ id, input: undefined });
-    entry.run(async () => {
-      await task.catch(() => {});
-      this.#held.delete(id);
-      return undefined;
-    }, (error) => this.#bug(id, error));
+    if (this.has(id)) return;
+    const tracked = task.then(() => {}, () => {}).then(() => {
+      this.#tasks.delete(id);
+      this.#checkIdle();
+    });
+    this.#tasks.set(id, tracked);
   }
 
   /**
@@ -313,7 +328,7 @@ export class JobWorker {
     }
     this.#reason = reason;
     clearInterval(this.#poll);
-    this.#logger.info(`Shutting down (${reason}): taking no new jobs, ${this.#held.size} running.`);
+    this.#logger.info(`Shutting down (${reason}): taking no new jobs, ${this.size} running.`);
     this.#shutdown.abort(new WorkerShutdownError(reason));
     this.#stopped.resolve(reason);
   }
@@ -327,16 +342,16 @@ export class JobWorker {
    */
   async drain(): Promise<boolean> {
     const { drainTimeoutMs } = this.#config;
-    if (this.#held.size === 0) return true;
-    this.#logger.info(`Waiting up to ${drainTimeoutMs} ms for ${this.#held.size} jobs to finish.`);
+    if (this.size === 0) return true;
+    this.#logger.info(`Waiting up to ${drainTimeoutMs} ms for ${this.size} jobs to finish.`);
     if (await this.#settledWithin(drainTimeoutMs)) return true;
     const aborted = this.abortAll(`the ${drainTimeoutMs} ms drain deadline passed`);
     // Aborted jobs deliver their FAILED outcomes now; deliveries in flight may be retrying.
     await this.#settledWithin(REPORT_GRACE_MS);
-    if (this.#held.size > 0) {
+    if (this.size > 0) {
       this.#logger.error(
-        `${this.#held.size} results could not be delivered within the ${REPORT_GRACE_MS} ms grace after the drain deadline: ${
-          [...this.#held.keys()].join(", ")
+        `${this.size} results could not be delivered within the ${REPORT_GRACE_MS} ms grace after the drain deadline: ${
+          [...this.#held.keys(), ...this.#tasks.keys()].join(", ")
         }`,
       );
     }
@@ -354,7 +369,7 @@ export class JobWorker {
    */
   abortAll(why: string): number {
     const running = [...this.#held.values()].filter((entry) => !entry.delivering);
-    const delivering = this.#held.size - running.length;
+    const delivering = this.size - running.length;
     if (running.length === 0) return 0;
     this.#logger.warn(
       `Aborting ${running.length} running jobs: ${why}.${
@@ -368,84 +383,96 @@ export class JobWorker {
     return running.length;
   }
 
-  #entry(job: Job): HeldEntry {
-    const entry = new HeldEntry(job, this.#now, (reason) => this.#abortedOutcome(reason));
-    this.#held.set(job.id, entry);
-    return entry;
-  }
-
   #bug(id: string, error: unknown): void {
-    this.#held.delete(id);
     this.#logger.error(`Job handling failed: ${String(error)}`, id);
   }
 
   async #settledWithin(ms: number): Promise<boolean> {
+    if (this.size === 0) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const all = Promise.all([...this.#held.values()].map((entry) => entry.settled));
+    const idle = (this.#idle ??= deferred<void>()).promise;
     const settled = await Promise.race([
-      all.then(() => true),
+      idle.then(() => true),
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
     ]);
     clearTimeout(timer);
-    return settled || this.#held.size === 0;
+    return settled || this.size === 0;
   }
 
-  async #run(entry: HeldEntry, options: SubmitOptions): Promise<JobOutcome> {
-    const config = this.#config;
-    const { job } = entry;
-    const log = this.#logger.forJob(job);
-    let held = options.permit;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let done: ExecutedJob;
-    try {
-      // A free slot is taken at once, so the job starts inside submit() (no extra turn).
-      held ??= this.gate.tryAcquire() ??
-        await this.gate.acquire({ signal: entry.controller.signal });
-      entry.begin();
-      const timeoutMs = options.timeoutMs ?? config.executionTimeoutMs;
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => entry.abort(new JobTimeoutError(job.id, timeoutMs)), timeoutMs);
-      }
-      done = await Promise.race([
-        entry.aborted,
-        executeJob(job, {
-          settleOnAbort: false,
-          handler: config.handler,
-          info: this.#info,
-          logger: this.#logger,
-          signal: entry.controller.signal,
-          inputSchema: options.inputValidated ? undefined : config.inputSchema,
-          aggregate: options.aggregate ?? config.returnAggregateStream,
-          refreshWorker: config.refreshWorker,
-          sink: options.sink,
-          progress: options.progress,
-          maxResultBytes: config.maxResultBytes,
-        }),
-      ]);
-    } catch (reason) {
-      // Aborted while waiting for a slot: the same outcome as a job aborted while running.
-      done = this.#abortedOutcome(reason);
-    } finally {
-      clearTimeout(timer);
+  #checkIdle(): void {
+    if (this.#idle && this.size === 0) {
+      this.#idle.resolve();
+      this.#idle = undefined;
     }
-    const outcome = entry.outcome(done);
-    if (outcome.aborted instanceof JobStoppedError) log.info("Job stopped.");
+  }
+
+  /** Runs the job in its slot; its end (or an abort, whichever is first) settles it. */
+  #start(entry: HeldEntry, permit: Permit): void {
+    if (entry.outcome) {
+      permit.release(); // settled by an abort while the slot was being granted
+      return;
+    }
+    const config = this.#config;
+    const { job, options } = entry;
+    entry.begin(permit);
+    const timeoutMs = options.timeoutMs ?? config.executionTimeoutMs;
+    if (timeoutMs !== undefined) {
+      entry.timer = setTimeout(
+        () => entry.abort(new JobTimeoutError(job.id, timeoutMs)),
+        timeoutMs,
+      );
+    }
+    executeJob(job, {
+      settleOnAbort: false,
+      handler: config.handler,
+      info: this.#info,
+      logger: this.#logger,
+      signal: entry.lazySignal,
+      inputSchema: options.inputValidated ? undefined : config.inputSchema,
+      aggregate: options.aggregate ?? config.returnAggregateStream,
+      refreshWorker: config.refreshWorker,
+      sink: options.sink,
+      progress: options.progress,
+      maxResultBytes: config.maxResultBytes,
+    }).then((done) => this.#settle(entry, done), (error) => this.#bug(job.id, error));
+  }
+
+  /** The job's one outcome: recorded, then delivered while the job still holds its slot. */
+  #settle(entry: HeldEntry, done: ExecutedJob): void {
+    if (entry.outcome) return; // aborted first: the handler's late result is dropped
+    const outcome = entry.end(done);
+    const id = outcome.id;
+    if (outcome.aborted instanceof JobStoppedError) this.#logger.info("Job stopped.", id);
     this.stats.record(outcome);
     if (outcome.status === "COMPLETED" || outcome.status === "FAILED") {
       if (!(outcome.aborted instanceof WorkerShutdownError)) {
         this.#window.record(outcome.executionTime, outcome.status === "COMPLETED");
       }
     }
+    const deliver = entry.options.deliver;
+    let delivering: Promise<void> | void = undefined;
     try {
-      await options.deliver?.(outcome);
+      delivering = deliver?.(outcome);
     } catch (error) {
-      log.error(`Delivering the result failed: ${String(error)}`);
-    } finally {
-      if (config.refreshWorker) this.stop("refresh_worker: the job is done");
-      this.#held.delete(job.id);
-      held?.release();
+      this.#undelivered(id, error);
     }
-    return outcome;
+    if (delivering && typeof delivering.then === "function") {
+      delivering.then(
+        () => this.#release(entry),
+        (error) => (this.#undelivered(id, error), this.#release(entry)),
+      );
+    } else this.#release(entry);
+  }
+
+  #undelivered(id: string, error: unknown): void {
+    this.#logger.error(`Delivering the result failed: ${String(error)}`, id);
+  }
+
+  #release(entry: HeldEntry): void {
+    if (this.#config.refreshWorker) this.stop("refresh_worker: the job is done");
+    this.#held.delete(entry.job.id);
+    entry.release();
+    this.#checkIdle();
   }
 
   #abortedOutcome(reason: unknown): ExecutedJob {
@@ -458,47 +485,70 @@ export class JobWorker {
   }
 }
 
-/** The registry entry behind a {@linkcode HeldJob}. */
-class HeldEntry {
-  readonly controller = new AbortController();
+const NOT_ABORTED: unique symbol = Symbol("not aborted");
+
+/**
+ * The registry entry, which is also the {@linkcode HeldJob} handed out. It is one object with
+ * its methods on the prototype, and its `AbortController` and `done` promise are made only
+ * when something reads them: most jobs are never aborted and nobody awaits them but the intake.
+ */
+class HeldEntry implements HeldJob {
   readonly job: Job;
-  readonly handle: HeldJob;
-  /** Resolves when the run (delivery included) has ended. */
-  settled: Promise<unknown> = Promise.resolve();
-  readonly #aborted = deferred<ExecutedJob>();
-  readonly #done = deferred<JobOutcome>();
+  readonly options: SubmitOptions;
+  /** The job's outcome, once it is settled (it is then delivering, or delivered). */
+  outcome?: JobOutcome;
+  timer?: ReturnType<typeof setTimeout>;
+  /** `signal`, made on first read (a handler that never reads `ctx.signal` costs none). */
+  readonly lazySignal = () => this.signal;
   readonly #now: () => number;
-  readonly #abortOutcome: (reason: unknown) => ExecutedJob;
+  readonly #onAbort: (entry: HeldEntry, reason: unknown) => void;
   readonly #queuedAt: number;
   #startedAt?: number;
   #endedAt?: number;
+  #permit?: Permit;
+  #controller?: AbortController;
+  #reason: unknown = NOT_ABORTED;
+  #done?: Deferred<JobOutcome>;
+  #released = false;
 
-  constructor(job: Job, now: () => number, abortOutcome: (reason: unknown) => ExecutedJob) {
-    this.#now = now;
-    this.#abortOutcome = abortOutcome;
-    this.#queuedAt = now();
+  constructor(
+    job: Job,
+    options: SubmitOptions,
+    now: () => number,
+    onAbort: (entry: HeldEntry, reason: unknown) => void,
+  ) {
     this.job = job;
-    const status = () =>
-      this.#startedAt === undefined ? "IN_QUEUE" as const : "IN_PROGRESS" as const;
-    const delayTime = () => Math.round((this.#startedAt ?? this.#now()) - this.#queuedAt);
-    const executionTime = () =>
-      this.#startedAt === undefined
-        ? 0
-        : Math.round((this.#endedAt ?? this.#now()) - this.#startedAt);
-    this.handle = {
-      job,
-      get status() {
-        return status();
-      },
-      get delayTime() {
-        return delayTime();
-      },
-      get executionTime() {
-        return executionTime();
-      },
-      done: this.#done.promise,
-      abort: (reason) => this.abort(reason),
-    };
+    this.options = options;
+    this.#now = now;
+    this.#onAbort = onAbort;
+    this.#queuedAt = now();
+  }
+
+  get status(): "IN_QUEUE" | "IN_PROGRESS" {
+    return this.#startedAt === undefined ? "IN_QUEUE" : "IN_PROGRESS";
+  }
+
+  get delayTime(): number {
+    return Math.round((this.#startedAt ?? this.#now()) - this.#queuedAt);
+  }
+
+  get executionTime(): number {
+    const startedAt = this.#startedAt;
+    return startedAt === undefined ? 0 : Math.round((this.#endedAt ?? this.#now()) - startedAt);
+  }
+
+  get done(): Promise<JobOutcome> {
+    if (this.#released) return Promise.resolve(this.outcome!);
+    return (this.#done ??= deferred<JobOutcome>()).promise;
+  }
+
+  /** The job's signal; it aborts (with the reason) when the job is aborted. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason !== NOT_ABORTED) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
   }
 
   /** The handler is done and the outcome is being delivered: nothing left to abort. */
@@ -506,37 +556,38 @@ class HeldEntry {
     return this.#endedAt !== undefined;
   }
 
-  /** Settles with the outcome of an abort, as soon as one happens. */
-  get aborted(): Promise<ExecutedJob> {
-    return this.#aborted.promise;
-  }
-
-  /** Starts the run; `settled` follows it. */
-  run(body: () => Promise<JobOutcome | undefined>, onBug: (error: unknown) => void): void {
-    // The body handles every outcome; the catch only keeps a bug there from becoming an
-    // unhandled rejection that would end the process.
-    this.settled = body().then((outcome) => outcome && this.#done.resolve(outcome), onBug);
-  }
-
   abort(reason: unknown): void {
-    if (this.controller.signal.aborted) return;
-    this.controller.abort(reason);
-    this.#aborted.resolve(this.#abortOutcome(reason));
+    if (this.#reason !== NOT_ABORTED || this.#endedAt !== undefined) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.#onAbort(this, reason);
   }
 
-  begin(): void {
+  begin(permit: Permit): void {
+    this.#permit = permit;
     this.#startedAt = this.#now();
   }
 
-  outcome(done: ExecutedJob): JobOutcome {
+  end(done: ExecutedJob): JobOutcome {
+    clearTimeout(this.timer);
     const at = this.#endedAt = this.#now();
     const startedAt = this.#startedAt;
-    return {
-      ...done,
+    return this.outcome = {
+      result: done.result,
+      body: done.body,
+      isStream: done.isStream,
+      aborted: done.aborted,
       id: this.job.id,
       status: jobStatus(done),
       delayTime: Math.round((startedAt ?? at) - this.#queuedAt),
       executionTime: startedAt === undefined ? 0 : Math.round(at - startedAt),
     };
+  }
+
+  /** Delivered: the slot goes back and `done` resolves. */
+  release(): void {
+    this.#released = true;
+    this.#permit?.release();
+    this.#done?.resolve(this.outcome!);
   }
 }
