@@ -206,6 +206,47 @@ function failed(message: string, original: JobResult): EncodedResult {
  * ```
  */
 export function strictStringify(value: unknown): string {
+  // Most results are plain data: one cheap walk proves it, and JSON.stringify runs without a
+  // replacer (calling one per value costs several times the encoding itself).
+  if (isPlainData(value, 0)) return JSON.stringify(value) ?? "null";
+  return checkedStringify(value);
+}
+
+/** The deepest plain data {@linkcode isPlainData} walks before leaving it to the replacer. */
+const PLAIN_DEPTH = 64;
+
+/**
+ * Whether `value` is made only of what JSON encodes as it is: strings, finite or not numbers,
+ * booleans, `null`, `undefined` (dropped or `null`, as JSON does), arrays and plain objects,
+ * no deeper than {@linkcode PLAIN_DEPTH} (so a cycle ends the walk too).
+ */
+function isPlainData(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "undefined":
+      return true;
+    case "object": {
+      if (value === null) return true;
+      if (depth === PLAIN_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!isPlainData(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      const record = value as Record<string, unknown>;
+      for (const key in record) if (!isPlainData(record[key], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** The replacer path: names the first value JSON would lose, with its path. */
+function checkedStringify(value: unknown): string {
   const path: string[] = [];
   const parents: unknown[] = [];
   return JSON.stringify(value, function (this: unknown, key: string, val: unknown) {

@@ -13,7 +13,7 @@ import { RunPodLogger } from "../run_pod_logger.ts";
 import { JobWorker } from "../worker/job_worker.ts";
 import { startOnFirstRequest } from "../worker/start_on_first_request.ts";
 import { webWorkerInfo } from "../worker/web_worker_info.ts";
-import { readBodyLimited } from "./body_limit.ts";
+import { type LimitedBody, readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { PushJobs, type ReplyMode } from "./push_jobs.ts";
 import { json } from "../worker/json_response.ts";
@@ -131,12 +131,12 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     // No credential at all: refuse before reading an upload from a stranger.
     if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
     // No signal: a client that goes away fails the read itself (a 400 nobody receives).
-    const read = await readBodyLimited(request, config.push.maxBodyBytes)
-      .catch(() => ({
-        ok: false as const,
-        status: 400 as const,
-        message: "the body could not be read",
-      }));
+    let read: LimitedBody;
+    try {
+      read = await readBodyLimited(request, config.push.maxBodyBytes);
+    } catch {
+      read = { ok: false, status: 400, message: "the body could not be read" };
+    }
     if (!read.ok) {
       reject(read.status === 413 ? "too_large" : "bad_request");
       // Tell the client to stop sending, and the server not to keep the connection alive.

@@ -24,13 +24,20 @@ import { WorkerBusyError, WorkerDrainingError } from "../errors.ts";
 export function jsonText(
   status: number,
   body: string,
-  headers: Record<string, string> = {},
+  headers?: Record<string, string>,
 ): Response {
+  if (headers === undefined && status === 200) return new Response(body, OK_JSON);
   return new Response(body, {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+    headers: headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers },
   });
 }
+
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "application/json; charset=utf-8",
+});
+/** The init of most answers, made once: a `Response` copies what it needs from it. */
+const OK_JSON: ResponseInit = Object.freeze({ status: 200, headers: JSON_HEADERS });
 
 /**
  * A response with `body` serialised as JSON.
@@ -49,7 +56,7 @@ export function jsonText(
 export function json(
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers?: Record<string, string>,
 ): Response {
   return jsonText(status, JSON.stringify(body), headers);
 }
