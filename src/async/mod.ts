@@ -9,6 +9,7 @@
  * - {@linkcode deadline}: bounds the wait for a promise, with a `TimeoutError`.
  * - {@linkcode backoffDelay}: capped exponential back-off with jitter, as a pure function.
  * - {@linkcode retry}: retries an operation with back-off, giving up with {@linkcode RetryError}.
+ * - {@linkcode CoarseTimers}: many timeouts sharing one timer per 10 ms slot (not in `@std/async`).
  *
  * @example Retrying with a deadline per attempt
  * ```ts
@@ -26,6 +27,7 @@
 
 export { abortable } from "./abortable.ts";
 export { backoffDelay, type BackoffOptions } from "./backoff.ts";
+export { CoarseTimers, type CoarseTimersOptions } from "./coarse_timers.ts";
 export { deadline, type DeadlineOptions } from "./deadline.ts";
 export { type Deferred, deferred } from "./deferred.ts";
 export { delay, type DelayOptions } from "./delay.ts";

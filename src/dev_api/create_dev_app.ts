@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { parseConfig, type StartOptions } from "../config.ts";
 import { fetchClient, type HttpClient } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
-import { readBodyLimited } from "../push/body_limit.ts";
+import { type LimitedBody, readBodyLimited } from "../push/body_limit.ts";
 import { json } from "../worker/json_response.ts";
 import { parseSubmission } from "../push/push_submission.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
@@ -140,25 +140,17 @@ export function devAppFor(parts: DevAppParts): DevApp {
 
   /** The body as a submission, or the 400/413/415 answer saying what was wrong. */
   const submission = async (request: Request): Promise<DevSubmission | Response> => {
-    const read = await readBodyLimited(request, maxBodyBytes)
-      .catch(() => ({
-        ok: false as const,
-        status: 400 as const,
-        message: "the body could not be read",
-      }));
+    let read: LimitedBody;
+    try {
+      read = await readBodyLimited(request, maxBodyBytes);
+    } catch {
+      read = { ok: false, status: 400, message: "the body could not be read" };
+    }
     if (!read.ok) return json(read.status, { error: read.message }, { connection: "close" });
     // Only the content type counts: the dev API takes RunPod's own body, not a push sender's.
-    const headers = new Headers();
-    const type = request.headers.get("content-type");
-    if (type !== null) headers.set("content-type", type);
-    const parsed = parseSubmission(headers, read.body);
+    const parsed = parseSubmission(request.headers, read.body, { nativeOnly: true });
     if (!parsed.ok) return json(parsed.status, { error: parsed.message });
-    const { source, input, webhook, policy } = parsed.submission;
-    if (source !== "native") {
-      return json(400, {
-        error: `the body has no 'input': expected {"input": ..., "webhook"?, "policy"?}`,
-      });
-    }
+    const { input, webhook, policy } = parsed.submission;
     return { input, webhook, policy, bytes: read.body.byteLength };
   };
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { CoarseTimers } from "../async/coarse_timers.ts";
 import { JobStoppedError } from "../errors.ts";
 import type { HttpClient } from "../http_client.ts";
 import { strictStringify } from "../job_result.ts";
@@ -80,6 +81,7 @@ export class DevJobs {
   readonly #counts = { completed: 0, failed: 0, retried: 0 };
   /** Wakes the requests waiting for a result; all of them at shutdown (one listener, not one each). */
   readonly #waits = new Set<() => void>();
+  readonly #timers = new CoarseTimers();
 
   /** @param options Worker, logger, webhook client and retention bounds. */
   constructor(options: DevJobsOptions) {
@@ -87,6 +89,7 @@ export class DevJobs {
     this.#holdMs = options.streamHoldMs ?? 10_000;
     options.worker.signal.addEventListener("abort", () => {
       for (const wake of this.#waits) wake();
+      this.#timers.clear();
     }, { once: true });
     this.#store = new ResultStore<DevJob>({
       ttlMs: options.resultTtlMs ?? 30 * 60_000,
@@ -320,16 +323,17 @@ export class DevJobs {
   async #settled(record: DevJob, ms: number, signal?: AbortSignal): Promise<void> {
     const held = record.held;
     if (record.outcome || !held || ms <= 0 || signal?.aborted) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     let wake!: () => void;
-    const waited = new Promise<void>((resolve) => {
-      wake = resolve;
-      timer = setTimeout(resolve, ms);
+    let slot = 0;
+    await new Promise<void>((resolve) => {
+      wake = () => resolve();
+      held.done.then(wake);
+      // Rounded up to 10 ms: most waits end with their job long before, and share a timer.
+      slot = this.#timers.add(ms, wake);
+      this.#waits.add(wake);
+      signal?.addEventListener("abort", wake, { once: true });
     });
-    this.#waits.add(wake);
-    signal?.addEventListener("abort", wake, { once: true });
-    await Promise.race([held.done, waited]);
-    clearTimeout(timer);
+    this.#timers.cancel(slot, wake);
     this.#waits.delete(wake);
     signal?.removeEventListener("abort", wake);
   }

@@ -39,7 +39,8 @@ export class StreamBuffer {
   #bytes = 0;
   #total = 0;
   #ended = false;
-  #arrived = deferred<void>();
+  /** Made by the first waiting long-poll: most jobs never have one. */
+  #arrived?: ReturnType<typeof deferred<void>>;
   #space?: ReturnType<typeof deferred<void>>;
 
   /**
@@ -117,7 +118,7 @@ export class StreamBuffer {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     await Promise.race([
-      this.#arrived.promise,
+      (this.#arrived ??= deferred<void>()).promise,
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, ms);
         onAbort = resolve;
@@ -130,8 +131,8 @@ export class StreamBuffer {
 
   #wake(): void {
     const arrived = this.#arrived;
-    this.#arrived = deferred<void>();
-    arrived.resolve();
+    this.#arrived = undefined;
+    arrived?.resolve();
   }
 }
 

@@ -54,6 +54,12 @@ export type ParsedSubmission =
 export interface ParseSubmissionOptions {
   /** The deepest nesting of arrays and objects accepted in a JSON body. @default 64 */
   maxDepth?: number;
+  /**
+   * Read every request as a native body (RunPod's own, as the dev API takes it): the Pub/Sub,
+   * Cloud Tasks and QStash headers and the Pub/Sub envelope are not looked for. Only
+   * `Content-Type` is read. @default false
+   */
+  nativeOnly?: boolean;
 }
 
 /** The longest job id, in UTF-16 code units (Cloud Tasks task names reach 500). */
@@ -91,6 +97,10 @@ const TIMEOUT_EXPECTED = `a positive integer of milliseconds, at most ${MAX_EXEC
 const ATTRIBUTES_SCHEMA = v.record(v.string(), v.string());
 
 type Source = PushSubmission["source"];
+const TRANSPORT_HEADERS = [
+  ["upstash-message-id", "qstash"],
+  ["x-cloudtasks-taskname", "cloud-tasks"],
+] as const;
 type Failure = { ok: false; status: 400 | 415; message: string };
 
 /**
@@ -135,7 +145,8 @@ export function parseSubmission(
     throw new RangeError(`'maxDepth' must be a positive integer: received ${maxDepth}`);
   }
 
-  const pubsubId = headers.get("x-goog-pubsub-message-id");
+  const nativeOnly = options.nativeOnly === true;
+  const pubsubId = nativeOnly ? null : headers.get("x-goog-pubsub-message-id");
   if (pubsubId !== null) {
     const id = headerId(pubsubId, "x-goog-pubsub-message-id");
     if (typeof id !== "string") return id;
@@ -143,12 +154,7 @@ export function parseSubmission(
   }
   let source: Source = "native";
   let transportId: string | undefined;
-  for (
-    const [name, from] of [
-      ["upstash-message-id", "qstash"],
-      ["x-cloudtasks-taskname", "cloud-tasks"],
-    ] as const
-  ) {
+  for (const [name, from] of nativeOnly ? [] : TRANSPORT_HEADERS) {
     const value = headers.get(name);
     if (value === null) continue;
     const id = headerId(value, name);
@@ -180,7 +186,9 @@ export function parseSubmission(
     const detail = String((error as Error)?.message).slice(0, 200);
     return failure(400, `the body is not valid JSON: ${detail}`);
   }
-  if (source === "native" && isPubSubEnvelope(value)) return fromEnvelope(value, maxDepth);
+  if (!nativeOnly && source === "native" && isPubSubEnvelope(value)) {
+    return fromEnvelope(value, maxDepth);
+  }
   return fromNative(value, source, transportId, "the body");
 }
 
