@@ -383,8 +383,11 @@ export class JobWorker {
     return running.length;
   }
 
-  #bug(id: string, error: unknown): void {
-    this.#logger.error(`Job handling failed: ${String(error)}`, id);
+  /** A bug in running or settling a job: logged, and the job still gets its one outcome. */
+  #bug(entry: HeldEntry, error: unknown): void {
+    this.#logger.error(`Job handling failed: ${String(error)}`, entry.job.id);
+    if (!entry.outcome) this.#settle(entry, this.#abortedOutcome(error));
+    else if (this.#held.get(entry.job.id) === entry) this.#release(entry);
   }
 
   async #settledWithin(ms: number): Promise<boolean> {
@@ -434,7 +437,7 @@ export class JobWorker {
       sink: options.sink,
       progress: options.progress,
       maxResultBytes: config.maxResultBytes,
-    }).then((done) => this.#settle(entry, done), (error) => this.#bug(job.id, error));
+    }).then((done) => this.#settle(entry, done)).catch((error) => this.#bug(entry, error));
   }
 
   /** The job's one outcome: recorded, then delivered while the job still holds its slot. */
