@@ -89,6 +89,8 @@ test("exports: the package root exports the documented API", () => {
       "hasPushAuth",
       "hasPushCredentials",
       "signPushRequest",
+      "signedRequestKey",
+      "CoarseTimers",
       "parseSubmission",
       "readBodyLimited",
       "timingSafeEqual",

@@ -326,6 +326,32 @@ test("push: with bearer tokens or HMAC keys set, every route but /ping needs aut
   assert.equal(tampered.status, 401);
 });
 
+test("push: a signed request without an id, replayed within its window, runs once", async () => {
+  let runs = 0;
+  await using s = await serve((job) => ({ run: ++runs, input: job.input }), {
+    auth: { hmacKeys: ["hmac-key"] },
+  });
+  const body = JSON.stringify({ input: "once" });
+  const signature = await signPushRequest(body, "hmac-key");
+  const first = await (await s.post(body, { "x-edgepod-signature": signature })).json();
+  assert.match(first.id, /^sig-[0-9a-f]{64}$/, "the signature is the job id");
+  // The replay, its header dressed up with a second (bogus) v1: the same job, not a new run.
+  const dressed = `${signature},v1=${"0".repeat(64)}`;
+  const replay = await (await s.post(body, { "x-edgepod-signature": dressed })).json();
+  assert.deepEqual(replay, first);
+  assert.equal(runs, 1);
+  // Signed at another second, the same body is another job; a body id still wins.
+  const later = await signPushRequest(body, "hmac-key", Math.floor(Date.now() / 1000) - 60);
+  const other = await (await s.post(body, { "x-edgepod-signature": later })).json();
+  assert.notEqual(other.id, first.id);
+  const named = JSON.stringify({ id: "mine", input: "named" });
+  const withId = await s.post(named, {
+    "x-edgepod-signature": await signPushRequest(named, "hmac-key"),
+  });
+  assert.equal((await withId.json()).id, "mine");
+  assert.equal(runs, 3);
+});
+
 test("push: a Pub/Sub push envelope is answered as a native submission, its messageId the job id", async () => {
   let runs = 0;
   await using s = await serve((job) => {

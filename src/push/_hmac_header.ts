@@ -21,25 +21,40 @@ export async function checkHmac(
   nowSeconds: number,
   tolerance: number,
 ): Promise<boolean> {
-  if (!keys || !hasSecrets(keys)) return false;
+  return (await admittingMac(headers, rawBody, keys, nowSeconds, tolerance)) !== undefined;
+}
+
+/**
+ * The MAC (computed here, under the configured key that matched) that admits the request, or
+ * `undefined` when its `X-Edgepod-Signature` admits nothing. The same for every replay of one
+ * signed request, however its header is dressed up, and different for any other `t` or body.
+ */
+export async function admittingMac(
+  headers: Headers,
+  rawBody: Uint8Array,
+  keys: readonly string[] | undefined,
+  nowSeconds: number,
+  tolerance: number,
+): Promise<Uint8Array | undefined> {
+  if (!keys || !hasSecrets(keys)) return undefined;
   const header = headers.get("x-edgepod-signature");
-  if (header === null || header.length > MAX_SIGNATURE_HEADER_LENGTH) return false;
+  if (header === null || header.length > MAX_SIGNATURE_HEADER_LENGTH) return undefined;
   const parsed = parseSignatureHeader(header);
-  if (!parsed) return false;
-  if (Math.abs(nowSeconds - Number(parsed.t)) > tolerance) return false;
+  if (!parsed) return undefined;
+  if (Math.abs(nowSeconds - Number(parsed.t)) > tolerance) return undefined;
   const message = signedMessage(parsed.t, rawBody);
   const macs = await Promise.all(
     (await hmacKeys(keys)).map((key) => crypto.subtle.sign("HMAC", key, message)),
   );
-  let admitted = false;
+  let admitting: Uint8Array | undefined;
   for (const buffer of macs) {
     const mac = new Uint8Array(buffer);
     for (const signature of parsed.v1) {
-      const equal = timingSafeEqual(signature, mac);
-      admitted = admitted || equal;
+      // Every comparison runs, so the time taken does not tell which key or signature matched.
+      if (timingSafeEqual(signature, mac) && admitting === undefined) admitting = mac;
     }
   }
-  return admitted;
+  return admitting;
 }
 
 /** `t=` (digits, once) and one to {@linkcode MAX_SIGNATURES} `v1=` (64 hex digits); others ignored. */

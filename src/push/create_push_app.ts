@@ -21,6 +21,7 @@ import {
   hasPushAuth,
   hasPushCredentials,
   type PushAuthOptions,
+  signedRequestKey,
   verifyPushAuth,
 } from "./push_auth.ts";
 import { parseSubmission } from "./push_submission.ts";
@@ -113,6 +114,7 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, reject });
   const authOn = hasPushAuth(auth);
+  const signed = authOn && (auth.hmacKeys?.length ?? 0) > 0;
 
   const app = new Hono();
   if (!parts.started) app.use("*", startOnFirstRequest(worker));
@@ -162,7 +164,12 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       reject("bad_request");
       return json(parsed.status, { error: parsed.message });
     }
-    return await jobs.submit(parsed.submission, replyMode(request.headers), () => request.signal);
+    const submission = parsed.submission;
+    if (submission.id === undefined && signed && request.headers.has("x-edgepod-signature")) {
+      // A replayed signed request must not run again: its signature is its id.
+      submission.id = await signedRequestKey(request, body, auth);
+    }
+    return await jobs.submit(submission, replyMode(request.headers), () => request.signal);
   });
   app.get("/jobs/:id", async (c) => {
     const body = await admit(c.req.raw);

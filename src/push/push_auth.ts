@@ -17,7 +17,7 @@
  */
 
 import { toHex } from "./_encoding.ts";
-import { checkHmac, signedMessage } from "./_hmac_header.ts";
+import { admittingMac, checkHmac, signedMessage } from "./_hmac_header.ts";
 import { checkQStash } from "./_qstash_jwt.ts";
 import { ENCODER, hasSecrets, hmacKeys, parseUrl, secrets } from "./_secrets.ts";
 import { timingSafeEqual } from "./timing_safe_equal.ts";
@@ -219,6 +219,56 @@ export async function verifyPushAuth(
     return await checkQStash(request, rawBody, options, nowSeconds, skew);
   } catch {
     return false;
+  }
+}
+
+/**
+ * The replay key of a request admitted by its `X-Edgepod-Signature`: `sig-` and the hex MAC that
+ * admits it. The push app uses it as the job id of a signed submission that names none, so a
+ * signed request replayed within the signature's window finds the first run's job (attaches to
+ * it, or gets its stored result) instead of running again. The same body signed at another
+ * second is another key; two identical bodies signed in the same second are one job (give them
+ * ids to run both).
+ *
+ * @param request The headers.
+ * @param rawBody The body exactly as received.
+ * @param options The settings (`hmacKeys`, `toleranceSeconds`, `now`).
+ * @returns The key, or `undefined` when the signature does not admit the request.
+ *
+ * @example
+ * ```ts
+ * import { signedRequestKey, signPushRequest } from "./push_auth.ts";
+ * const body = new TextEncoder().encode('{"input":1}');
+ * const headers = new Headers({ "x-edgepod-signature": await signPushRequest(body, "k1") });
+ * const key = await signedRequestKey({ headers }, body, { hmacKeys: ["k1"] });
+ * console.assert(key === await signedRequestKey({ headers }, body, { hmacKeys: ["k1"] }));
+ * console.assert(/^sig-[0-9a-f]{64}$/.test(key!));
+ * console.assert(await signedRequestKey({ headers }, body, { hmacKeys: ["k2"] }) === undefined);
+ * ```
+ */
+export async function signedRequestKey(
+  request: PushAuthRequest,
+  rawBody: Uint8Array,
+  options: PushAuthOptions,
+): Promise<string | undefined> {
+  const tolerance = seconds(
+    options.toleranceSeconds,
+    DEFAULT_TOLERANCE_SECONDS,
+    "toleranceSeconds",
+  );
+  try {
+    const nowSeconds = (options.now ?? Date.now)() / 1000;
+    if (!Number.isFinite(nowSeconds) || !(rawBody instanceof Uint8Array)) return undefined;
+    const mac = await admittingMac(
+      request.headers,
+      rawBody,
+      options.hmacKeys,
+      nowSeconds,
+      tolerance,
+    );
+    return mac === undefined ? undefined : `sig-${toHex(mac)}`;
+  } catch {
+    return undefined;
   }
 }
 

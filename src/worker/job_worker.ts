@@ -117,7 +117,7 @@ export interface HeldJob {
  * import { RunPodLogger } from "../run_pod_logger.ts";
  * const info = { workerId: "w", endpointId: undefined, hostname: "h", runtime: "r", version: "0" };
  * const worker = new JobWorker({
- *   config: parseConfig({ handler: (job) => job.input }),
+ *   config: parseConfig({ handler: (job: { input: unknown }) => job.input }),
  *   logger: new RunPodLogger({ level: "NOTSET" }),
  *   info,
  * });
