@@ -16,7 +16,7 @@ import {
 } from "./job_result.ts";
 import { bindProgress } from "./progress_update.ts";
 import type { RunPodLogger } from "./run_pod_logger.ts";
-import { runHandler } from "./run_handler.ts";
+import { asStream } from "./run_handler.ts";
 import type { StandardSchema } from "./standard_schema.ts";
 import type { Handler, Job, JobContext, JobLogger, JobResult } from "./types.ts";
 import { validateInput } from "./validate_input.ts";
@@ -101,55 +101,160 @@ export interface ExecutedJob {
  * ```
  */
 export async function executeJob(job: Job, options: ExecuteJobOptions): Promise<ExecutedJob> {
-  const { logger, info } = options;
-  const log = logger.forJob(job);
+  return await runJob(job, options);
+}
+
+/**
+ * {@linkcode executeJob}, synchronous when it can be: a handler that returns a plain value (not
+ * a promise or a stream) and no `inputSchema` give the outcome at once, with no promise made on
+ * the way. Anything else gives a promise. For intakes that run many small jobs (the shared
+ * worker); it never throws either.
+ *
+ * @param job The job.
+ * @param options The handler and how to run it.
+ * @returns The final result, or a promise of it.
+ *
+ * @example
+ * ```ts
+ * import { runJob } from "./execute_job.ts";
+ * import { RunPodLogger } from "./run_pod_logger.ts";
+ * const info = { workerId: "w", endpointId: undefined, hostname: "h", runtime: "node", version: "0" };
+ * const logger = new RunPodLogger({ level: "NOTSET" });
+ * const done = runJob({ id: "j", input: 2 }, { handler: (job) => (job.input as number) * 21, info, logger });
+ * console.assert(!(done instanceof Promise) && done.body === '{"output":42}');
+ * const later = runJob({ id: "k", input: 2 }, { handler: async () => 1, info, logger });
+ * console.assert(later instanceof Promise && (await later).body === '{"output":1}');
+ * ```
+ */
+export function runJob(job: Job, options: ExecuteJobOptions): ExecutedJob | Promise<ExecutedJob> {
+  const log = options.logger.forJob(job);
   const [signal, cleanup] = typeof options.signal === "function"
     ? [options.signal, NO_CLEANUP]
     : jobSignal(job.id, options as ExecuteJobOptions & { signal?: AbortSignal });
-  let isStream = false;
-  let result: JobResult;
   log.info("Started.");
-  let unbind = NO_CLEANUP;
+  const run: JobRun = {
+    log,
+    signal,
+    cleanup,
+    unbind: NO_CLEANUP,
+    isStream: false,
+    ctx: jobContext(job, signal, log, options.info, options.progress),
+  };
+  if (options.inputSchema) return validated(run, job, options.inputSchema, options);
+  return proceed(run, job, options);
+}
+
+/** One job's run: what its end has to undo and report. */
+interface JobRun {
+  log: JobLogger;
+  signal: () => AbortSignal;
+  cleanup: () => void;
+  unbind: () => void;
+  isStream: boolean;
+  ctx: JobContext;
+}
+
+async function validated(
+  run: JobRun,
+  job: Job,
+  schema: StandardSchema,
+  options: ExecuteJobOptions,
+): Promise<ExecutedJob> {
+  let checked;
   try {
-    const ctx = jobContext(job, signal, log, info, options.progress);
-    let handlerJob = job;
-    if (options.inputSchema) {
-      const checked = await validateInput(options.inputSchema, job.input);
-      if (!checked.ok) {
-        log.error(checked.message);
-        return finish({ error: checked.message }, false, options);
-      }
-      handlerJob = { ...job, input: checked.value };
-    }
-    // progress_update(job, ...) must find the very object the handler receives.
-    unbind = bindProgress(handlerJob, ctx.progress);
-    const running = runHandler(options.handler, handlerJob, ctx);
-    const output = options.settleOnAbort === false && options.timeoutMs === undefined
-      ? await running
-      : await abortable(running, signal());
-    if (output.kind === "value") {
-      result = resultFromValue(output.value);
-    } else {
-      isStream = true;
-      result = await drainStream(output.stream, signal(), options);
-    }
+    checked = await validateInput(schema, job.input);
   } catch (error) {
-    const aborted = signal();
-    if (aborted.aborted && error === aborted.reason) {
-      result = abortResult(aborted.reason, info);
-    } else {
-      result = resultFromError(error, info);
-      log.error("Captured Handler Exception");
-      log.error(JSON.stringify(JSON.parse(result.error!), null, 4));
-    }
-  } finally {
-    unbind();
-    cleanup();
+    return end(run, failure(run, error, options), options);
   }
-  const done = finish(result, isStream, options);
+  if (!checked.ok) {
+    run.log.error(checked.message);
+    return end(run, { error: checked.message }, options);
+  }
+  return await proceed(run, { ...job, input: checked.value }, options);
+}
+
+/** Calls the handler; a plain value ends the job at once, anything else is awaited. */
+function proceed(
+  run: JobRun,
+  handlerJob: Job,
+  options: ExecuteJobOptions,
+): ExecutedJob | Promise<ExecutedJob> {
+  // progress_update(job, ...) must find the very object the handler receives.
+  run.unbind = bindProgress(handlerJob, run.ctx.progress);
+  let value: unknown;
+  try {
+    value = options.handler(handlerJob, run.ctx);
+  } catch (error) {
+    return end(run, failure(run, error, options), options);
+  }
+  if (isThenable(value)) return awaited(run, value, options);
+  const stream = asStream(value);
+  if (stream) return streamed(run, stream, options);
+  if (watchesAbort(options) && run.signal().aborted) {
+    return end(run, failure(run, run.signal().reason, options), options);
+  }
+  return end(run, resultFromValue(value), options);
+}
+
+/** Whether an abort settles the job even if the handler ignores it (see `settleOnAbort`). */
+function watchesAbort(options: ExecuteJobOptions): boolean {
+  return options.settleOnAbort !== false || options.timeoutMs !== undefined;
+}
+
+async function awaited(
+  run: JobRun,
+  pending: PromiseLike<unknown>,
+  options: ExecuteJobOptions,
+): Promise<ExecutedJob> {
+  let value: unknown;
+  try {
+    value = watchesAbort(options)
+      ? await abortable(Promise.resolve(pending), run.signal())
+      : await pending;
+  } catch (error) {
+    return end(run, failure(run, error, options), options);
+  }
+  const stream = asStream(value);
+  if (stream) return await streamed(run, stream, options);
+  return end(run, resultFromValue(value), options);
+}
+
+async function streamed(
+  run: JobRun,
+  stream: ReadableStream<unknown>,
+  options: ExecuteJobOptions,
+): Promise<ExecutedJob> {
+  run.isStream = true;
+  let result: JobResult;
+  try {
+    result = await drainStream(stream, run.signal(), options);
+  } catch (error) {
+    result = failure(run, error, options);
+  }
+  return end(run, result, options);
+}
+
+/** The result for what the handler threw (or the abort that stopped it), logged as Python does. */
+function failure(run: JobRun, error: unknown, options: ExecuteJobOptions): JobResult {
+  const signal = run.signal();
+  if (signal.aborted && error === signal.reason) return abortResult(signal.reason, options.info);
+  const result = resultFromError(error, options.info);
+  run.log.error("Captured Handler Exception");
+  run.log.error(JSON.stringify(JSON.parse(result.error!), null, 4));
+  return result;
+}
+
+function end(run: JobRun, result: JobResult, options: ExecuteJobOptions): ExecutedJob {
+  run.unbind();
+  run.cleanup();
+  const done = finish(result, run.isStream, options);
   const given = options.signal;
   const external = typeof given === "object" && given.aborted ? given.reason : undefined;
   return external === undefined ? done : { ...done, aborted: external };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
 const NO_CLEANUP = () => {};
@@ -165,7 +270,7 @@ function finish(
   }
   const encoded = encodeResult(result, { maxBytes: options.maxResultBytes });
   if (encoded.result !== result) options.logger.error(encoded.result.error);
-  return { ...encoded, isStream };
+  return { result: encoded.result, body: encoded.body, isStream };
 }
 
 async function drainStream(

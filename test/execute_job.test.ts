@@ -400,3 +400,30 @@ test("executeJob() with settleOnAbort: false waits for the handler after an abor
   const done = await running;
   assert.ok(done.aborted instanceof JobStoppedError);
 });
+
+test("runJob() ends a plain-value job at once, and gives a promise for anything else", async () => {
+  const { runJob } = await import("../src/execute_job.ts");
+  const plain = runJob(job(3), setup({ handler: (j) => j.input }).options);
+  assert.ok(!(plain instanceof Promise), "a plain value needs no promise");
+  assert.equal(plain.body, '{"output":3}');
+  const thrown = runJob(
+    job(),
+    setup({
+      handler: () => {
+        throw new RangeError("no");
+      },
+    }).options,
+  );
+  assert.ok(!(thrown instanceof Promise), "a synchronous throw ends it at once too");
+  assert.equal(JSON.parse(thrown.result.error!).error_type, "RangeError");
+  for (
+    const handler of [async () => 1, function* () {
+      yield 1;
+    }, (j: Job) => j.input] as Handler[]
+  ) {
+    const schema = handler.length === 1 ? { inputSchema: v.number() } : {};
+    const later = runJob(job(1), setup({ handler, ...schema }).options);
+    assert.ok(later instanceof Promise, `${handler} with ${Object.keys(schema)} is awaited`);
+    assert.equal((await later).result.error, undefined);
+  }
+});

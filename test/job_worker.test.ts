@@ -173,3 +173,18 @@ test("ResultStore: bounded by entries and bytes, expires by time, and stays corr
   assert.equal(big.get("k48999"), undefined);
   assert.equal(big.get("k49000"), 49000);
 });
+
+test("JobWorker: a synchronous handler's outcome is delivered after submit() returns", async () => {
+  const w = worker((job) => job.input);
+  await w.start();
+  const order: string[] = [];
+  const held = w.submit({ id: "s", input: 1 }, { deliver: () => void order.push("delivered") });
+  order.push("submitted");
+  assert.equal(held.status, "IN_PROGRESS", "a free slot: it started inside submit()");
+  const outcome = await held.done;
+  assert.deepEqual(order, ["submitted", "delivered"]);
+  assert.equal(outcome.body, '{"output":1}');
+  assert.equal(w.size, 0);
+  w.stop("test over");
+  assert.ok(await w.drain());
+});

@@ -17,7 +17,7 @@ import {
   WorkerDrainingError,
   WorkerShutdownError,
 } from "../errors.ts";
-import { abortedJob, type ExecutedJob, executeJob } from "../execute_job.ts";
+import { abortedJob, type ExecutedJob, runJob } from "../execute_job.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
 import type { ShutdownSignal } from "../runtime.ts";
@@ -425,7 +425,7 @@ export class JobWorker {
         timeoutMs,
       );
     }
-    executeJob(job, {
+    const done = runJob(job, {
       settleOnAbort: false,
       handler: config.handler,
       info: this.#info,
@@ -437,7 +437,20 @@ export class JobWorker {
       sink: options.sink,
       progress: options.progress,
       maxResultBytes: config.maxResultBytes,
-    }).then((done) => this.#settle(entry, done)).catch((error) => this.#bug(entry, error));
+    });
+    if (done instanceof Promise) {
+      done.then((ended) => this.#settle(entry, ended)).catch((error) => this.#bug(entry, error));
+    } else {
+      // A plain value: settled in a microtask (no promise), so the outcome is still delivered
+      // after submit() returns, as intakes expect.
+      queueMicrotask(() => {
+        try {
+          this.#settle(entry, done);
+        } catch (error) {
+          this.#bug(entry, error);
+        }
+      });
+    }
   }
 
   /** The job's one outcome: recorded, then delivered while the job still holds its slot. */
