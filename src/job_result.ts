@@ -60,6 +60,11 @@ export interface ErrorReport {
  */
 export function resultFromValue(value: unknown): JobResult {
   if (!isPlainObject(value)) return { output: value === undefined ? null : value };
+  if (!("error" in value) && !("refresh_worker" in value)) {
+    // Nothing to take out: the object itself is the output (no copy), unless it is empty.
+    for (const _ in value) return { output: value };
+    return {};
+  }
   const { error, refresh_worker: refresh, ...rest } = value;
   const result: JobResult = {};
   if (Object.keys(rest).length > 0) result.output = rest;
