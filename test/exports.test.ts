@@ -89,7 +89,7 @@ test("exports: the package root exports the documented API", () => {
       "hasPushAuth",
       "hasPushCredentials",
       "signPushRequest",
-      "signedRequestKey",
+      "authorizePush",
       "CoarseTimers",
       "parseSubmission",
       "readBodyLimited",

@@ -13,17 +13,6 @@ const MAX_SIGNATURE_HEADER_LENGTH = 4096;
 const MAX_SIGNATURES = 16;
 const DIGITS_REGEXP = /^[0-9]{1,15}$/;
 
-/** Whether `headers` carry a valid `X-Edgepod-Signature` for `rawBody` under one of `keys`. */
-export async function checkHmac(
-  headers: Headers,
-  rawBody: Uint8Array,
-  keys: readonly string[] | undefined,
-  nowSeconds: number,
-  tolerance: number,
-): Promise<boolean> {
-  return (await admittingMac(headers, rawBody, keys, nowSeconds, tolerance)) !== undefined;
-}
-
 /**
  * The MAC (computed here, under the configured key that matched) that admits the request, or
  * `undefined` when its `X-Edgepod-Signature` admits nothing. The same for every replay of one

@@ -18,11 +18,10 @@ import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { PushJobs, type ReplyMode } from "./push_jobs.ts";
 import { json } from "../worker/json_response.ts";
 import {
+  authorizePush,
   hasPushAuth,
   hasPushCredentials,
   type PushAuthOptions,
-  signedRequestKey,
-  verifyPushAuth,
 } from "./push_auth.ts";
 import { parseSubmission } from "./push_submission.ts";
 
@@ -52,6 +51,12 @@ export interface PushAppParts {
   auth: PushAuthOptions;
   /** The caller starts the worker itself (push mode does, to log the limit). @default false */
   started?: boolean;
+}
+
+/** A request that passed the body limit and auth: its raw body, and its replay key if signed. */
+interface Admitted {
+  body: Uint8Array;
+  replayKey?: string;
 }
 
 /** The push app: a `fetch` handler, the Hono app behind it, and its worker. */
@@ -114,7 +119,6 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, reject });
   const authOn = hasPushAuth(auth);
-  const signed = authOn && (auth.hmacKeys?.length ?? 0) > 0;
 
   const app = new Hono();
   if (!parts.started) app.use("*", startOnFirstRequest(worker));
@@ -124,12 +128,12 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     return c.body(null, state === "ready" ? 200 : 204);
   });
 
-  /** Reads the body within the limit, then checks auth against it; else the refusal. */
   const unauthorized = () => {
     reject("unauthorized");
     return json(401, { error: "Unauthorized" }, { "www-authenticate": 'Bearer realm="edgepod"' });
   };
-  const admit = async (request: Request): Promise<Uint8Array | Response> => {
+  /** Reads the body within the limit, then checks auth against it; else the refusal. */
+  const admit = async (request: Request): Promise<Admitted | Response> => {
     // No credential at all: refuse before reading an upload from a stranger.
     if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
     // No signal: a client that goes away fails the read itself (a 400 nobody receives).
@@ -144,47 +148,47 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       // Tell the client to stop sending, and the server not to keep the connection alive.
       return json(read.status, { error: read.message }, { connection: "close" });
     }
-    if (authOn && !(await verifyPushAuth(request, read.body, auth))) return unauthorized();
-    return read.body;
+    if (!authOn) return { body: read.body };
+    const authorization = await authorizePush(request, read.body, auth);
+    if (!authorization.admitted) return unauthorized();
+    return { body: read.body, replayKey: authorization.replayKey };
   };
 
   app.get("/metrics", async (c) => {
-    const body = await admit(c.req.raw);
-    if (body instanceof Response) return body;
+    const admitted = await admit(c.req.raw);
+    if (admitted instanceof Response) return admitted;
     return c.text(prometheusMetrics(worker, rejected), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });
   });
   app.post("/jobs", async (c) => {
     const request = c.req.raw;
-    const body = await admit(request);
-    if (body instanceof Response) return body;
-    const parsed = parseSubmission(request.headers, body);
+    const admitted = await admit(request);
+    if (admitted instanceof Response) return admitted;
+    const parsed = parseSubmission(request.headers, admitted.body);
     if (!parsed.ok) {
       reject("bad_request");
       return json(parsed.status, { error: parsed.message });
     }
     const submission = parsed.submission;
-    if (submission.id === undefined && signed && request.headers.has("x-edgepod-signature")) {
-      // A replayed signed request must not run again: its signature is its id.
-      submission.id = await signedRequestKey(request, body, auth);
-    }
+    // A replayed signed request must not run again: its signature is its id.
+    submission.id ??= admitted.replayKey;
     return await jobs.submit(submission, replyMode(request.headers), () => request.signal);
   });
   app.get("/jobs/:id", async (c) => {
-    const body = await admit(c.req.raw);
-    if (body instanceof Response) return body;
+    const admitted = await admit(c.req.raw);
+    if (admitted instanceof Response) return admitted;
     return jobs.status(c.req.param("id"));
   });
   app.post("/jobs/:id/cancel", async (c) => {
-    const body = await admit(c.req.raw);
-    if (body instanceof Response) return body;
+    const admitted = await admit(c.req.raw);
+    if (admitted instanceof Response) return admitted;
     return await jobs.cancel(c.req.param("id"));
   });
   app.notFound(async (c) => {
     // Unknown routes need auth too: an open 404 would map the surface for a stranger.
-    const body = await admit(c.req.raw);
-    if (body instanceof Response) return body;
+    const admitted = await admit(c.req.raw);
+    if (admitted instanceof Response) return admitted;
     return json(404, { error: `No route ${c.req.method} ${new URL(c.req.url).pathname}` });
   });
   app.onError((error) => {

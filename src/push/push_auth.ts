@@ -17,7 +17,7 @@
  */
 
 import { toHex } from "./_encoding.ts";
-import { admittingMac, checkHmac, signedMessage } from "./_hmac_header.ts";
+import { admittingMac, signedMessage } from "./_hmac_header.ts";
 import { checkQStash } from "./_qstash_jwt.ts";
 import { ENCODER, hasSecrets, hmacKeys, parseUrl, secrets } from "./_secrets.ts";
 import { timingSafeEqual } from "./timing_safe_equal.ts";
@@ -196,6 +196,53 @@ export async function verifyPushAuth(
   rawBody: Uint8Array,
   options: PushAuthOptions,
 ): Promise<boolean> {
+  return (await authorizePush(request, rawBody, options)).admitted;
+}
+
+/** What {@linkcode authorizePush} decided. */
+export interface PushAuthorization {
+  /** Whether a configured method admits the request. */
+  admitted: boolean;
+  /**
+   * Set when the request was admitted by its `X-Edgepod-Signature`: `sig-` and the hex MAC that
+   * admits it. The same for every replay of one signed request (however its header is dressed
+   * up) and different for another `t` or body, so the push app takes it as the job id of a
+   * signed submission that names none: a replay within the signature's window finds the first
+   * run's job instead of running again. Two identical bodies signed in the same second are
+   * therefore one job (give them ids to run both).
+   */
+  replayKey?: string;
+}
+
+/**
+ * {@linkcode verifyPushAuth}, also telling the replay key of a request its signature admitted,
+ * from the same single HMAC check.
+ *
+ * @param request The headers and, for QStash's `sub` and the query token, the URL.
+ * @param rawBody The body exactly as received (before any parsing).
+ * @param options The settings.
+ * @returns Whether the request is admitted, and its replay key when a signature admitted it.
+ * @throws {RangeError} When `toleranceSeconds` or `qstashClockSkewSeconds` is not a
+ * non-negative finite number.
+ *
+ * @example The key is the same for a replay, and absent for a bearer token
+ * ```ts
+ * import { authorizePush, signPushRequest } from "./push_auth.ts";
+ * const body = new TextEncoder().encode('{"input":1}');
+ * const headers = new Headers({ "x-edgepod-signature": await signPushRequest(body, "k1") });
+ * const first = await authorizePush({ headers }, body, { hmacKeys: ["k1"] });
+ * const replay = await authorizePush({ headers }, body, { hmacKeys: ["k1"] });
+ * console.assert(first.admitted && /^sig-[0-9a-f]{64}$/.test(first.replayKey!));
+ * console.assert(replay.replayKey === first.replayKey);
+ * const bearer = new Headers({ authorization: "Bearer t" });
+ * console.assert((await authorizePush({ headers: bearer }, body, { tokens: ["t"] })).replayKey === undefined);
+ * ```
+ */
+export async function authorizePush(
+  request: PushAuthRequest,
+  rawBody: Uint8Array,
+  options: PushAuthOptions,
+): Promise<PushAuthorization> {
   const tolerance = seconds(
     options.toleranceSeconds,
     DEFAULT_TOLERANCE_SECONDS,
@@ -208,57 +255,11 @@ export async function verifyPushAuth(
   );
   try {
     if (!(rawBody instanceof Uint8Array) || typeof request?.headers?.get !== "function") {
-      return false;
+      return REFUSED;
     }
     const nowSeconds = (options.now ?? Date.now)() / 1000;
-    if (!Number.isFinite(nowSeconds)) return false;
-    if (checkBearer(request, options)) return true;
-    if (await checkHmac(request.headers, rawBody, options.hmacKeys, nowSeconds, tolerance)) {
-      return true;
-    }
-    return await checkQStash(request, rawBody, options, nowSeconds, skew);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The replay key of a request admitted by its `X-Edgepod-Signature`: `sig-` and the hex MAC that
- * admits it. The push app uses it as the job id of a signed submission that names none, so a
- * signed request replayed within the signature's window finds the first run's job (attaches to
- * it, or gets its stored result) instead of running again. The same body signed at another
- * second is another key; two identical bodies signed in the same second are one job (give them
- * ids to run both).
- *
- * @param request The headers.
- * @param rawBody The body exactly as received.
- * @param options The settings (`hmacKeys`, `toleranceSeconds`, `now`).
- * @returns The key, or `undefined` when the signature does not admit the request.
- *
- * @example
- * ```ts
- * import { signedRequestKey, signPushRequest } from "./push_auth.ts";
- * const body = new TextEncoder().encode('{"input":1}');
- * const headers = new Headers({ "x-edgepod-signature": await signPushRequest(body, "k1") });
- * const key = await signedRequestKey({ headers }, body, { hmacKeys: ["k1"] });
- * console.assert(key === await signedRequestKey({ headers }, body, { hmacKeys: ["k1"] }));
- * console.assert(/^sig-[0-9a-f]{64}$/.test(key!));
- * console.assert(await signedRequestKey({ headers }, body, { hmacKeys: ["k2"] }) === undefined);
- * ```
- */
-export async function signedRequestKey(
-  request: PushAuthRequest,
-  rawBody: Uint8Array,
-  options: PushAuthOptions,
-): Promise<string | undefined> {
-  const tolerance = seconds(
-    options.toleranceSeconds,
-    DEFAULT_TOLERANCE_SECONDS,
-    "toleranceSeconds",
-  );
-  try {
-    const nowSeconds = (options.now ?? Date.now)() / 1000;
-    if (!Number.isFinite(nowSeconds) || !(rawBody instanceof Uint8Array)) return undefined;
+    if (!Number.isFinite(nowSeconds)) return REFUSED;
+    if (checkBearer(request, options)) return ADMITTED;
     const mac = await admittingMac(
       request.headers,
       rawBody,
@@ -266,11 +267,15 @@ export async function signedRequestKey(
       nowSeconds,
       tolerance,
     );
-    return mac === undefined ? undefined : `sig-${toHex(mac)}`;
+    if (mac) return { admitted: true, replayKey: `sig-${toHex(mac)}` };
+    return (await checkQStash(request, rawBody, options, nowSeconds, skew)) ? ADMITTED : REFUSED;
   } catch {
-    return undefined;
+    return REFUSED;
   }
 }
+
+const ADMITTED: PushAuthorization = Object.freeze({ admitted: true });
+const REFUSED: PushAuthorization = Object.freeze({ admitted: false });
 
 /**
  * Signs a push request for `X-Edgepod-Signature`: the HMAC-SHA256, under `key`, of the decimal
