@@ -43,6 +43,26 @@ export interface Permit extends Disposable {
   release(): void;
 }
 
+/** A slot held: released once, by `release()` or `using`. */
+class GatePermit implements Permit {
+  #release: (() => void) | undefined;
+
+  constructor(release: () => void) {
+    this.#release = release;
+  }
+
+  release(): void {
+    const release = this.#release;
+    if (release === undefined) return;
+    this.#release = undefined;
+    release();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
 interface Waiter {
   resolve(permit: Permit): void;
   reject(reason: unknown): void;
@@ -76,6 +96,8 @@ export class ConcurrencyGate extends EventTarget {
   #running = 0;
   #waiters: Waiter[] = [];
   #head = 0;
+  /** `"idle"` listeners ever added (a removed one is not subtracted: an extra event is harmless). */
+  #idleListeners = 0;
   #modifier?: ConcurrencyModifier;
   #observe?: ConcurrencyGateOptions["observe"];
   #logger: Pick<Logger, "warn">;
@@ -271,15 +293,30 @@ export class ConcurrencyGate extends EventTarget {
   }
 
   #permit(): Permit {
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.#running--;
-      this.#admit();
-      if (this.#running === 0 && this.waiting === 0) this.dispatchEvent(new Event("idle"));
-    };
-    return { release, [Symbol.dispose]: release };
+    return new GatePermit(this.#release);
+  }
+
+  /** A permit's one release: frees its slot, admits the next waiter, tells of idleness. */
+  readonly #release = (): void => {
+    this.#running--;
+    this.#admit();
+    // An Event per job costs more than the rest of a release: made only for a listener.
+    if (this.#idleListeners > 0 && this.#running === 0 && this.waiting === 0) {
+      this.dispatchEvent(new Event("idle"));
+    }
+  };
+
+  /**
+   * As `EventTarget`'s; counts `"idle"` listeners, so the gate makes its `"idle"` event only when
+   * someone listens.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (type === "idle" && listener !== null) this.#idleListeners++;
+    super.addEventListener(type, listener, options);
   }
 
   #admit(): void {
