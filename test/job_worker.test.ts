@@ -172,6 +172,17 @@ test("ResultStore: bounded by entries and bytes, expires by time, and stays corr
   assert.equal(big.get("k49999"), 49999);
   assert.equal(big.get("k48999"), undefined);
   assert.equal(big.get("k49000"), 49000);
+  // A replaced or deleted entry leaves the byte count and the order at once.
+  const sized = new ResultStore<string>({ maxEntries: 2, size: (v: string) => v.length });
+  sized.set("a", "xx");
+  sized.set("a", "yyy");
+  assert.equal(sized.bytes, 3);
+  assert.equal(sized.delete("a"), true);
+  assert.equal(sized.bytes, 0);
+  sized.set("b", "1");
+  sized.set("a", "2");
+  sized.set("c", "3"); // 3 entries > 2: "b", the oldest live one, goes; no husk of "a" counts
+  assert.deepEqual([...sized.entries()], [["a", "2"], ["c", "3"]]);
 });
 
 test("JobWorker: a synchronous handler's outcome is delivered after submit() returns", async () => {

@@ -90,11 +90,15 @@ export class PushJobs {
     signal: () => AbortSignal,
   ): Promise<Response> {
     const { worker, config } = this.#o;
-    const id = submission.id ?? crypto.randomUUID();
-    const held = worker.get(id);
-    if (held) return await this.#answer(held, mode, signal);
-    const stored = this.#store.get(id);
-    if (stored !== undefined) return this.#stored(stored, mode);
+    let id = submission.id;
+    if (id === undefined) {
+      id = crypto.randomUUID(); // new: nothing to attach to or replay
+    } else {
+      const held = worker.get(id);
+      if (held) return await this.#answer(held, mode, signal);
+      const stored = this.#store.get(id);
+      if (stored !== undefined) return this.#stored(stored, mode);
+    }
     let input = submission.input;
     if (config.inputSchema) {
       const checked = await validateInput(config.inputSchema, input);

@@ -21,9 +21,11 @@ export interface ResultStoreOptions {
 
 interface Entry<V> {
   key: string;
-  value: V;
+  value: V | undefined;
   expires: number;
   bytes: number;
+  /** Still in the map: a replaced, deleted or evicted entry is marked, not searched for. */
+  live: boolean;
 }
 
 /**
@@ -91,14 +93,16 @@ export class ResultStore<V> {
    * @param value The value.
    */
   set(key: string, value: V): void {
-    this.delete(key);
+    const old = this.#entries.get(key);
+    if (old) this.#drop(old);
     const bytes = this.#size(value);
     if (this.#maxEntries === 0 || this.#ttlMs === 0 || bytes > this.#maxBytes) return;
-    const entry = { key, value, expires: this.#now() + this.#ttlMs, bytes };
+    const now = this.#now();
+    const entry: Entry<V> = { key, value, expires: now + this.#ttlMs, bytes, live: true };
     this.#entries.set(key, entry);
     this.#order.push(entry);
     this.#bytes += bytes;
-    this.#evict();
+    this.#evict(now);
   }
 
   /**
@@ -111,7 +115,7 @@ export class ResultStore<V> {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     if (entry.expires <= this.#now()) {
-      this.delete(key);
+      this.#drop(entry);
       return undefined;
     }
     return entry.value;
@@ -126,32 +130,39 @@ export class ResultStore<V> {
   delete(key: string): boolean {
     const entry = this.#entries.get(key);
     if (!entry) return false;
-    this.#entries.delete(key);
-    this.#bytes -= entry.bytes;
+    this.#drop(entry);
     return true;
+  }
+
+  /** Takes a live entry out: the map, the byte count, and its value (the order keeps a husk). */
+  #drop(entry: Entry<V>): void {
+    entry.live = false;
+    entry.value = undefined;
+    this.#entries.delete(entry.key);
+    this.#bytes -= entry.bytes;
   }
 
   /** Iterates the live entries, oldest first. */
   *entries(): IterableIterator<[string, V]> {
     const now = this.#now();
-    for (const [key, entry] of this.#entries) if (entry.expires > now) yield [key, entry.value];
+    for (const [key, entry] of this.#entries) if (entry.expires > now) yield [key, entry.value!];
   }
 
-  #evict(): void {
-    const now = this.#now();
-    while (this.#head < this.#order.length) {
-      const entry = this.#order[this.#head]!;
-      if (this.#entries.get(entry.key) === entry) {
+  #evict(now: number): void {
+    const order = this.#order;
+    while (this.#head < order.length) {
+      const entry = order[this.#head]!;
+      if (entry.live) {
         const over = this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes;
         if (!over && entry.expires > now) break;
-        this.delete(entry.key);
+        this.#drop(entry);
       }
       this.#head++; // replaced or deleted entries are skipped
     }
     // Replaced and deleted entries linger in the order until the head passes them: compact it
     // when they outnumber the live ones, so it stays within twice the store's size.
     if (this.#order.length - this.#head > 2 * this.#entries.size + 1024) {
-      this.#order = this.#order.slice(this.#head).filter((e) => this.#entries.get(e.key) === e);
+      this.#order = this.#order.slice(this.#head).filter((e) => e.live);
       this.#head = 0;
     } else if (this.#head > 1024 && this.#head * 2 > this.#order.length) {
       this.#order = this.#order.slice(this.#head);
