@@ -422,3 +422,47 @@ test("push: a client that goes away before its job starts drops it; a redelivery
   assert.equal((await (await retry).json()).output, "ran once");
   assert.equal(g.runs.filter((id) => id === "walkaway").length, 1);
 });
+
+test("push: on an edge runtime a 202 job and a webhook are handed to ctx.waitUntil; a sync answer needs none", async () => {
+  const release = deferred<void>();
+  const push = createPushApp({
+    handler: async (job) => {
+      await release.promise;
+      return job.input;
+    },
+    concurrencyModifier: () => 2,
+    logger: new RunPodLogger({ level: "NOTSET" }),
+  });
+  const kept: Promise<unknown>[] = [];
+  const ctx = { waitUntil: (work: Promise<unknown>) => void kept.push(work) };
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    new Request("http://edge/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+  const accepted = await push.fetch(
+    post({ id: "e1", input: 1 }, { prefer: "respond-async" }),
+    {},
+    ctx,
+  );
+  assert.equal(accepted.status, 202);
+  assert.equal(kept.length, 1, "the job that outlives its answer is kept alive");
+  let settled = false;
+  kept[0]!.then(() => (settled = true));
+  await Promise.resolve();
+  assert.equal(settled, false, "kept alive until the job ends");
+  release.resolve();
+  await kept[0];
+  const status = await push.fetch(new Request("http://edge/jobs/e1"), {}, ctx);
+  assert.equal((await status.json() as { status: string }).status, "COMPLETED");
+  const sync = await push.fetch(post({ id: "e2", input: 2 }), {}, ctx);
+  assert.equal((await sync.json() as { output: unknown }).output, 2);
+  assert.equal(kept.length, 1, "a synchronous answer waits for its job itself");
+  // Without an execution context (Node, Deno, Bun servers) nothing is asked of one.
+  const plain = await push.fetch(post({ id: "e3", input: 3 }, { prefer: "respond-async" }));
+  assert.equal(plain.status, 202);
+  assert.equal(kept.length, 1);
+  push.worker.stop("test over");
+  push.worker.abortAll("test over");
+});

@@ -14,7 +14,11 @@
  * @module
  */
 
-import { createPushApp } from "../../src/push/create_push_app.ts";
+import {
+  createPushApp,
+  type PushApp,
+  type PushExecutionContext,
+} from "../../src/push/create_push_app.ts";
 import type { Job } from "../../src/types.ts";
 
 /** The bindings `config.capnp` gives the worker. */
@@ -66,9 +70,9 @@ export function edgeHandler(job: Job<EdgeInput>): { echo: string | null } | Asyn
 
 // Built on the first request, not at module scope: workerd forbids timers and I/O while a module
 // is being evaluated, and the bindings (env) only arrive with a request.
-let app: { fetch(request: Request): Promise<Response> } | undefined;
+let app: PushApp | undefined;
 
-function appFor(env: Env): { fetch(request: Request): Promise<Response> } | undefined {
+function appFor(env: Env): PushApp | undefined {
   const tokens = (env.EDGEPOD_PUSH_TOKENS ?? "").split(",").map((t) => t.trim()).filter(Boolean);
   if (tokens.length === 0) return undefined;
   app ??= createPushApp({
@@ -88,21 +92,15 @@ function appFor(env: Env): { fetch(request: Request): Promise<Response> } | unde
 // The Workers module format requires a default export with `fetch` (the platform's contract;
 // edgepod's own modules use named exports only).
 export default {
-  fetch(request: Request, env: Env): Promise<Response> | Response {
+  fetch(request: Request, env: Env, ctx: PushExecutionContext): Promise<Response> | Response {
     const pushApp = appFor(env);
     if (!pushApp) {
       return new Response("EDGEPOD_PUSH_TOKENS is not set: refusing to serve without auth\n", {
         status: 500,
       });
     }
-    if (request.headers.has("prefer")) {
-      // A job answered 202 would outlive its request, and workerd cancels a finished request's
-      // timers and I/O: the job would stay IN_PROGRESS and hold its slot for ever. Prefer is a
-      // preference a server may ignore (RFC 7240): drop it, and the answer is synchronous.
-      const headers = new Headers(request.headers);
-      headers.delete("prefer");
-      return pushApp.fetch(new Request(request, { headers }));
-    }
-    return pushApp.fetch(request);
+    // ctx.waitUntil keeps a job answered 202 (and its webhook post) running after the answer:
+    // without it, workerd cancels a finished request's timers and I/O.
+    return pushApp.fetch(request, env, ctx);
   },
 };

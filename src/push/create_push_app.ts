@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { parseConfig, type StartOptions, type WorkerConfig } from "../config.ts";
 import { fetchClient, type HttpClient } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
@@ -15,7 +15,7 @@ import { startOnFirstRequest } from "../worker/start_on_first_request.ts";
 import { webWorkerInfo } from "../worker/web_worker_info.ts";
 import { type LimitedBody, readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
-import { PushJobs, type ReplyMode } from "./push_jobs.ts";
+import { type KeepAlive, PushJobs, type ReplyMode } from "./push_jobs.ts";
 import { json } from "../worker/json_response.ts";
 import {
   authorizePush,
@@ -59,10 +59,22 @@ interface Admitted {
   replayKey?: string;
 }
 
+/**
+ * The part of an edge runtime's execution context the push app uses (`ctx` in a Workers module's
+ * `fetch(request, env, ctx)`).
+ */
+export interface PushExecutionContext {
+  /** Keeps `promise` running after the response is sent. */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
 /** The push app: a `fetch` handler, the Hono app behind it, and its worker. */
 export interface PushApp {
-  /** Serves one request. */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * Serves one request. On an edge runtime, pass the module's `env` and `ctx`: with
+   * `ctx.waitUntil`, a job answered 202 (or posting a webhook) keeps running after its answer.
+   */
+  fetch(request: Request, env?: unknown, ctx?: PushExecutionContext): Promise<Response>;
   /** The Hono app (mount it under a prefix with `app.route()`). */
   app: Hono;
   /** The worker that runs the jobs. */
@@ -173,7 +185,12 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     const submission = parsed.submission;
     // A replayed signed request must not run again: its signature is its id.
     submission.id ??= admitted.replayKey;
-    return await jobs.submit(submission, replyMode(request.headers), () => request.signal);
+    const mode = replyMode(request.headers);
+    // Work that outlives the answer needs the edge runtime's waitUntil (where there is one).
+    const keepAlive = mode === "async" || submission.webhook !== undefined
+      ? waitUntilOf(c)
+      : undefined;
+    return await jobs.submit(submission, mode, () => request.signal, keepAlive);
   });
   app.get("/jobs/:id", async (c) => {
     const admitted = await admit(c.req.raw);
@@ -195,7 +212,24 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     logger.error(`Push request failed: ${error instanceof Error ? error.stack : String(error)}`);
     return json(500, { error: "Internal error" });
   });
-  return { fetch: async (request) => await app.fetch(request), app, worker, config };
+  return {
+    fetch: async (request, env, ctx) =>
+      await app.fetch(request, env, ctx as Parameters<typeof app.fetch>[2]),
+    app,
+    worker,
+    config,
+  };
+}
+
+/** The request's `waitUntil`, when the runtime gave the app an execution context. */
+function waitUntilOf(c: Context): KeepAlive | undefined {
+  let ctx: PushExecutionContext;
+  try {
+    ctx = c.executionCtx; // Hono throws when the server passed none (Node, Deno, Bun)
+  } catch {
+    return undefined;
+  }
+  return typeof ctx?.waitUntil === "function" ? (work) => ctx.waitUntil(work) : undefined;
 }
 
 /**

@@ -23,6 +23,12 @@ import type { PushSubmission } from "./push_submission.ts";
 /** How the submitter wants the answer. */
 export type ReplyMode = "sync" | "async" | FeedFormat;
 
+/**
+ * Keeps work alive after the answer is sent: an edge runtime's `ctx.waitUntil` (workerd and
+ * Cloudflare Workers cancel a request's timers and I/O once its response is done, unless told).
+ */
+export type KeepAlive = (work: Promise<unknown>) => void;
+
 /** Options for {@linkcode PushJobs}. */
 export interface PushJobsOptions {
   /** The shared worker. */
@@ -46,6 +52,8 @@ interface Tracked {
   dropped?: boolean;
   /** The final status body, once made. */
   body?: string;
+  /** The webhook post, once started (`true` when delivered). */
+  delivery?: Promise<boolean>;
 }
 
 /**
@@ -82,12 +90,16 @@ export class PushJobs {
    * @param signal The request's signal (aborts when the client goes away), read only for a job
    * that has to wait for a slot: on Node and Deno reading a request's signal makes an
    * `AbortController` per request, which costs a third of a bare route's throughput.
+   * @param keepAlive Where a new job's run and webhook post are kept alive past the answer (an
+   * edge runtime's `waitUntil`); needed for a 202 answer or a webhook, where the work outlives
+   * the request.
    * @returns The HTTP answer.
    */
   async submit(
     submission: PushSubmission,
     mode: ReplyMode,
     signal: () => AbortSignal,
+    keepAlive?: KeepAlive,
   ): Promise<Response> {
     const { worker, config } = this.#o;
     let id = submission.id;
@@ -127,6 +139,7 @@ export class PushJobs {
       return refusal;
     }
     this.#tracked.set(id, tracked);
+    keepAlive?.(started.done.then(() => tracked.delivery));
     return await this.#answer(started, mode, signal);
   }
 
@@ -217,10 +230,9 @@ export class PushJobs {
     const webhook = job.webhook;
     if (typeof webhook === "string" && !tracked.dropped) {
       const { worker, http, logger } = this.#o;
-      worker.track(
-        `webhook:${job.id}`,
-        postWebhook(webhook, body, { http, log: logger.forJob(job) }),
-      );
+      const delivery = postWebhook(webhook, body, { http, log: logger.forJob(job) });
+      tracked.delivery = delivery;
+      worker.track(`webhook:${job.id}`, delivery);
     }
   }
 
