@@ -118,6 +118,23 @@ test("pull lifecycle: SIGTERM mid-job takes nothing new, lets the job finish and
   assert.deepEqual(report.pending, ["late"]);
 });
 
+test("pull lifecycle: a job-stop that comes during the SIGTERM drain still stops the job; exit 0", async () => {
+  await using holds = await holdRequests();
+  await using run = await startPull({ handler: "awaitUrl" });
+  const id = run.sim.enqueue({ id: "stop-in-drain", input: { url: holds.url("stop-in-drain") } });
+  await holds.arrived("stop-in-drain");
+  run.child.kill("SIGTERM");
+  await line(run, /Shutting down/);
+  // The job would hold the drain to its deadline; the server's stop must reach it instead.
+  run.sim.stop(id);
+  await line(run, /stop-in-drain \| Stopping job\./);
+  assert.equal(await exitCode(run), 0);
+  const stopped = run.sim.ledger.get(id)!;
+  assert.equal(stopped.stopped, true);
+  assert.deepEqual(stopped.results, [], "nothing is posted for a stopped job");
+  assertNothingLost(run.sim);
+});
+
 test("pull lifecycle: SIGTERM past drainTimeoutMs FAILS the unfinished job as shut down and exits 1", async () => {
   await using run = await startPull({ handler: "ignoresSignal", config: { drainTimeoutMs: 200 } });
   run.sim.enqueue({ id: "stuck", input: null });

@@ -109,10 +109,15 @@ class PullIntake {
       // The ping thread boots after the first take is on the wire: on a busy CPU its start-up
       // would otherwise delay that take. Jobs taken meanwhile are already in the mirror.
       this.#heartbeat?.start();
-      const stops = this.#stopLoop();
+      // Job-stop is polled through the drain: a job the server stops while the worker drains
+      // must stop, not run on to the drain deadline. It ends once no job is left.
+      const drained = new AbortController();
+      const stops = this.#stopLoop(drained.signal);
       await worker.stopped;
-      await Promise.all([take, stops]);
+      await take;
       const clean = await worker.drain();
+      drained.abort(new WorkerShutdownError("drained"));
+      await stops;
       const undelivered = await this.#stopDelivery();
       await this.#heartbeat?.stop();
       // "Stopped cleanly" and exit 0 mean that every result was delivered.
@@ -227,9 +232,9 @@ class PullIntake {
     return ids.length;
   }
 
-  async #stopLoop(): Promise<void> {
+  /** Long-polls job-stop and stops the jobs it names, until `signal` (the end of the drain). */
+  async #stopLoop(signal: AbortSignal): Promise<void> {
     const { logger } = this.#setup;
-    const signal = this.#worker.signal;
     if (!this.#env.stopUrl) return;
     let failures = 0;
     while (!signal.aborted) {
