@@ -115,8 +115,12 @@ class PullIntake {
       const stops = this.#stopLoop(drained.signal);
       await worker.stopped;
       await take;
-      const clean = await worker.drain();
-      drained.abort(new WorkerShutdownError("drained"));
+      let clean: boolean;
+      try {
+        clean = await worker.drain();
+      } finally {
+        drained.abort(new WorkerShutdownError("drained"));
+      }
       await stops;
       const undelivered = await this.#stopDelivery();
       await this.#heartbeat?.stop();
