@@ -425,6 +425,8 @@ test("push: a client that goes away before its job starts drops it; a redelivery
 
 test("push: on an edge runtime a 202 job and a webhook are handed to ctx.waitUntil; a sync answer needs none", async () => {
   const release = deferred<void>();
+  const hooks: string[] = [];
+  const answerHook = deferred<void>();
   const push = createPushApp({
     handler: async (job) => {
       await release.promise;
@@ -432,6 +434,12 @@ test("push: on an edge runtime a 202 job and a webhook are handed to ctx.waitUnt
     },
     concurrencyModifier: () => 2,
     logger: new RunPodLogger({ level: "NOTSET" }),
+    // The webhook receiver answers when the test says so.
+    http: async (request) => {
+      hooks.push(request.body ?? "");
+      await answerHook.promise;
+      return { status: 204, header: () => null, body: "" };
+    },
   });
   const kept: Promise<unknown>[] = [];
   const ctx = { waitUntil: (work: Promise<unknown>) => void kept.push(work) };
@@ -459,10 +467,22 @@ test("push: on an edge runtime a 202 job and a webhook are handed to ctx.waitUnt
   const sync = await push.fetch(post({ id: "e2", input: 2 }), {}, ctx);
   assert.equal((await sync.json() as { output: unknown }).output, 2);
   assert.equal(kept.length, 1, "a synchronous answer waits for its job itself");
+  // A sync job with a webhook: its answer is sent, its webhook post still has to finish.
+  const hooked = await push.fetch(post({ id: "e4", input: 4, webhook: "http://hook/" }), {}, ctx);
+  assert.equal((await hooked.json() as { output: unknown }).output, 4);
+  assert.equal(kept.length, 2, "the webhook post outlives the answer");
+  settled = false;
+  kept[1]!.then(() => (settled = true));
+  await Promise.resolve();
+  assert.equal(hooks.length, 1);
+  assert.equal(JSON.parse(hooks[0]!).id, "e4");
+  assert.equal(settled, false, "kept alive until the webhook post ends");
+  answerHook.resolve();
+  await kept[1];
   // Without an execution context (Node, Deno, Bun servers) nothing is asked of one.
   const plain = await push.fetch(post({ id: "e3", input: 3 }, { prefer: "respond-async" }));
   assert.equal(plain.status, 202);
-  assert.equal(kept.length, 1);
+  assert.equal(kept.length, 2);
   push.worker.stop("test over");
   push.worker.abortAll("test over");
 });
