@@ -1,11 +1,12 @@
 /**
- * CPU per request of push mode's `POST /jobs` against a bare Hono route, in-process (the apps'
- * `fetch` called in a loop, 32 requests in flight, no HTTP), as BENCHMARKS.md's "Where the sync
- * gap comes from" quotes it. Not part of `npm run bench`.
+ * CPU per request of push mode's `POST /jobs` against a bare Hono route and the same-work route
+ * (`_same_work_app.ts`), in-process (the apps' `fetch` called in a loop, 32 requests in flight,
+ * no HTTP), as BENCHMARKS.md's "Where the sync gap comes from" quotes it. Not part of
+ * `npm run bench`.
  *
  * Run: `bun bench/push_in_process.ts`, `deno run -A bench/push_in_process.ts`,
  * `node --import tsx bench/push_in_process.ts`. `BENCH_REQUESTS` per round (default 50000),
- * `BENCH_ROUNDS` (default 6; the two sides alternate, the least CPU of each is kept). Node's
+ * `BENCH_ROUNDS` (default 6; the three sides alternate, the least CPU of each is kept). Node's
  * in-process figures include undici's `Request` and `Response`, which its HTTP server replaces
  * with lighter objects, so they overstate both sides there.
  *
@@ -19,6 +20,7 @@ import { fetchClient } from "../src/http_client.ts";
 import { pushAppFor } from "../src/push/create_push_app.ts";
 import { RunPodLogger } from "../src/run_pod_logger.ts";
 import { JobWorker } from "../src/worker/job_worker.ts";
+import { sameWorkApp } from "./_same_work_app.ts";
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 50_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -49,6 +51,8 @@ bare.post("/jobs", async (c) => {
   });
 });
 
+const sameWork = sameWorkApp((job) => job.input, logger);
+
 const body = '{"input":{"n":1}}';
 const request = () =>
   new Request("http://worker/jobs", {
@@ -72,13 +76,16 @@ async function cpuPerRequest(fetch: (request: Request) => Response | Promise<Res
 }
 
 let bestBare = Infinity;
+let bestSame = Infinity;
 let bestPush = Infinity;
 for (let round = 0; round < rounds; round++) {
   bestBare = Math.min(bestBare, await cpuPerRequest((r) => bare.fetch(r)));
+  bestSame = Math.min(bestSame, await cpuPerRequest((r) => sameWork.fetch(r)));
   bestPush = Math.min(bestPush, await cpuPerRequest((r) => push.fetch(r)));
 }
 console.log(
-  `${name}\tbare ${bestBare.toFixed(1)} µs/request\tpush ${bestPush.toFixed(1)} µs/request\t` +
+  `${name}\tbare ${bestBare.toFixed(1)} µs/request\tsame work ${bestSame.toFixed(1)}\t` +
+    `push ${bestPush.toFixed(1)} µs/request\t` +
     `extra ${(bestPush - bestBare).toFixed(1)} µs\t(least of ${rounds} rounds of ${requests})`,
 );
 worker.stop("bench over");
