@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { deferred } from "../src/async/deferred.ts";
 import { type Child, startChild } from "./support/child.ts";
+import { startOidcIssuer } from "./support/oidc_issuer.ts";
 import { currentRuntime, repoRoot } from "./support/runtime.ts";
 
 const WORKER = `${repoRoot}test/fixtures/worker.ts`;
@@ -112,6 +113,51 @@ test("push mode: with EDGEPOD_PUSH_TOKENS a non-loopback bind starts and demands
   assert.equal((await post(local, { input: 1 })).status, 401);
   const ok = await post(local, { input: 2 }, { authorization: "Bearer rotating-new" });
   assert.equal((await ok.json()).output, 2);
+});
+
+test("push mode: with OIDC settings a non-loopback bind starts and admits only a Pub/Sub ID token", async () => {
+  await using issuer = await startOidcIssuer();
+  const audience = "https://worker.example.com/jobs";
+  const email = "pusher@project.iam.gserviceaccount.com";
+  await using push = await startPush(["--push", "--host", "0.0.0.0", "--port", "0"], {
+    FIXTURE_HANDLER: "echo",
+    EDGEPOD_PUSH_OIDC_AUDIENCE: audience,
+    EDGEPOD_PUSH_OIDC_EMAILS: email,
+    EDGEPOD_PUSH_OIDC_JWKS_URL: issuer.jwksUrl,
+  });
+  const local = push.url.replace("0.0.0.0", "127.0.0.1");
+  const now = Math.floor(Date.now() / 1000);
+  const token = (claims: Record<string, unknown>) =>
+    issuer.sign({
+      aud: audience,
+      email,
+      email_verified: true,
+      iss: "https://accounts.google.com",
+      iat: now,
+      exp: now + 3600,
+      ...claims,
+    });
+  const envelope = { message: { data: btoa('{"input": 7}'), messageId: "m-1" }, subscription: "s" };
+  assert.equal((await post(local, envelope)).status, 401);
+  const other = await post(local, envelope, { authorization: `Bearer ${token({ aud: "x" })}` });
+  assert.equal(other.status, 401);
+  const ok = await post(local, envelope, { authorization: `Bearer ${token({})}` });
+  assert.equal(ok.status, 200);
+  const first = await ok.json();
+  assert.equal(first.id, "m-1");
+  assert.equal(first.status, "COMPLETED");
+  assert.equal(first.output, 7);
+  // Pub/Sub's redelivery of the same message gets the stored result.
+  const again = await post(local, envelope, { authorization: `Bearer ${token({})}` });
+  assert.deepEqual(await again.json(), first);
+});
+
+test("push mode: incomplete OIDC settings exit 1 naming the missing variable", async () => {
+  const child = startChild(WORKER, ["--push", "--port", "0"], {
+    env: { FIXTURE_HANDLER: "echo", EDGEPOD_PUSH_OIDC_AUDIENCE: "https://w.example.com/jobs" },
+  });
+  assert.equal(await child.exited, 1);
+  assert.match(child.stdout, /Refusing to serve push mode: EDGEPOD_PUSH_OIDC_EMAILS must list/);
 });
 
 test("push mode: an invalid EDGEPOD_PUSH_QUEUE or port exits 1 saying what was expected", async () => {

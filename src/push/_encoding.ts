@@ -80,3 +80,23 @@ export function ownBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   out.set(bytes);
   return out;
 }
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A JWT part (base64url of UTF-8 JSON) as the JSON object it encodes, or `undefined` when it is
+ * not valid base64url, UTF-8 or JSON, or not an object.
+ */
+export function decodeJwtPart(part: string): Record<string, unknown> | undefined {
+  const bytes = fromBase64(part, "url");
+  if (!bytes) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(STRICT_UTF8.decode(bytes));
+  } catch {
+    return undefined;
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : undefined;
+}

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { fromBase64, ownBytes, toBase64Url } from "./_encoding.ts";
+import { decodeJwtPart, fromBase64, ownBytes, toBase64Url } from "./_encoding.ts";
 import { ENCODER, hasSecrets, hmacKeys, parseUrl } from "./_secrets.ts";
 import type { PushAuthOptions, PushAuthRequest } from "./push_auth.ts";
 
@@ -27,7 +27,7 @@ export async function checkQStash(
   const parts = jwt.split(".");
   if (parts.length !== 3 || !parts.every((part) => BASE64URL_PART_REGEXP.test(part))) return false;
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  const header = decodeJsonPart(headerPart);
+  const header = decodeJwtPart(headerPart);
   if (!header || header.alg !== "HS256") return false;
   if (header.typ !== undefined && header.typ !== "JWT") return false;
   const signature = fromBase64(signaturePart, "url");
@@ -45,7 +45,7 @@ export async function checkQStash(
     crypto.subtle.digest("SHA-256", rawBody as Uint8Array<ArrayBuffer>),
   ]);
   if (!verdicts.includes(true)) return false;
-  const claims = decodeJsonPart(payloadPart);
+  const claims = decodeJwtPart(payloadPart);
   if (!claims || claims.iss !== "Upstash") return false;
   if (typeof claims.exp !== "number" || !(nowSeconds <= claims.exp + skew)) return false;
   if (claims.nbf !== undefined) {
@@ -71,18 +71,4 @@ function subjectMatches(sub: unknown, url: string | undefined, qstashUrl: string
 
 function normaliseUrl(text: string): string | undefined {
   return parseUrl(text)?.href;
-}
-
-function decodeJsonPart(part: string): Record<string, unknown> | undefined {
-  const bytes = fromBase64(part, "url");
-  if (!bytes) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    return undefined;
-  }
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
 }

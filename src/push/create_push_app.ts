@@ -17,6 +17,7 @@ import { type LimitedBody, readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { type KeepAlive, PushJobs, type ReplyMode } from "./push_jobs.ts";
 import { json } from "../worker/json_response.ts";
+import { checkOidcOptions } from "./_oidc_token.ts";
 import {
   authorizePush,
   hasPushAuth,
@@ -127,6 +128,7 @@ export function createPushApp(options: PushAppOptions): PushApp {
  */
 export function pushAppFor(parts: PushAppParts): PushApp {
   const { worker, config, logger, http, auth } = parts;
+  if (auth.oidc !== undefined) checkOidcOptions(auth.oidc);
   const rejected: Partial<Record<RejectReason, number>> = {};
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, reject });
@@ -143,6 +145,19 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const unauthorized = () => {
     reject("unauthorized");
     return json(401, { error: "Unauthorized" }, { "www-authenticate": 'Bearer realm="edgepod"' });
+  };
+  let loggedUnavailable = { reason: "", at: -Infinity };
+  /** Auth could not decide (the OIDC keys are unreachable): the sender should retry. */
+  const authUnavailable = (reason: string) => {
+    reject("auth_unavailable");
+    const at = Date.now();
+    if (reason !== loggedUnavailable.reason || at - loggedUnavailable.at >= 10_000) {
+      loggedUnavailable = { reason, at };
+      logger.error(`Push auth is unavailable, answering 503: ${reason}`);
+    }
+    return json(503, { error: "Authentication is unavailable; retry later" }, {
+      "retry-after": "10",
+    });
   };
   /** Reads the body within the limit, then checks auth against it; else the refusal. */
   const admit = async (request: Request): Promise<Admitted | Response> => {
@@ -162,7 +177,10 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     }
     if (!authOn) return { body: read.body };
     const authorization = await authorizePush(request, read.body, auth);
-    if (!authorization.admitted) return unauthorized();
+    if (!authorization.admitted) {
+      const why = authorization.unavailable;
+      return why === undefined ? unauthorized() : authUnavailable(why);
+    }
     return { body: read.body, replayKey: authorization.replayKey };
   };
 

@@ -10,6 +10,7 @@ import { DURATION_BUCKETS_S } from "../worker/worker_stats.ts";
 /** Why an intake refused a request, as counted by `edgepod_rejected_total{reason}`. */
 export type RejectReason =
   | "unauthorized"
+  | "auth_unavailable"
   | "too_large"
   | "bad_request"
   | "invalid_input"

@@ -1,6 +1,6 @@
 /**
- * Authentication of pushed jobs: bearer tokens, an HMAC signature over the raw body, and
- * Upstash QStash's signed JWT. Any configured method admits a request; one that fails them all
+ * Authentication of pushed jobs: bearer tokens, an HMAC signature over the raw body, Upstash
+ * QStash's signed JWT, and Google-signed OIDC ID tokens (Pub/Sub push with authentication). Any configured method admits a request; one that fails them all
  * is refused, and the caller answers 401 without saying which check failed.
  *
  * | Method | Configured by | The request carries |
@@ -8,6 +8,7 @@
  * | Bearer token | `EDGEPOD_PUSH_TOKENS` (comma-separated) | `Authorization: Bearer <token>` (or `?token=<token>` when `allowQueryToken` is set) |
  * | HMAC-SHA256 | `EDGEPOD_PUSH_HMAC_KEYS` (comma-separated) | `X-Edgepod-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` |
  * | QStash | `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY` | `Upstash-Signature: <HS256 JWT>` |
+ * | OIDC (Pub/Sub) | `EDGEPOD_PUSH_OIDC_AUDIENCE` and `EDGEPOD_PUSH_OIDC_EMAILS` (comma-separated) | `Authorization: Bearer <Google-signed RS256 ID token>` |
  *
  * Several keys or tokens may be configured at once so that a secret can rotate without downtime.
  * Secrets are compared in constant time; everything read from the request is bounded in length
@@ -16,8 +17,10 @@
  * @module
  */
 
+import type { HttpClient } from "../http_client.ts";
 import { toHex } from "./_encoding.ts";
 import { admittingMac, signedMessage } from "./_hmac_header.ts";
+import { checkOidc, checkOidcOptions, hasOidcToken } from "./_oidc_token.ts";
 import { checkQStash } from "./_qstash_jwt.ts";
 import { ENCODER, hasSecrets, hmacKeys, parseUrl, secrets } from "./_secrets.ts";
 import { timingSafeEqual } from "./timing_safe_equal.ts";
@@ -50,6 +53,31 @@ export interface PushAuthOptions {
    * subscription without OIDC. Query strings end up in access logs: prefer a header. @default false
    */
   allowQueryToken?: boolean;
+  /**
+   * Google-signed OIDC ID tokens, as a Pub/Sub push subscription with authentication sends them
+   * (`EDGEPOD_PUSH_OIDC_AUDIENCE`, `EDGEPOD_PUSH_OIDC_EMAILS`, `EDGEPOD_PUSH_OIDC_JWKS_URL`).
+   * @default off
+   */
+  oidc?: PushOidcOptions;
+}
+
+/**
+ * The OIDC method: which ID tokens admit a request. Any Google account can get a token for any
+ * audience, so the service accounts allowed are required, not optional.
+ */
+export interface PushOidcOptions {
+  /** The `aud` claim required: the subscription's token audience (its push URL by default). */
+  audience: string;
+  /** The service accounts (`email` claims, with `email_verified`) allowed to push. */
+  emails: readonly string[];
+  /** Where the signing keys are published. @default Google's, https://www.googleapis.com/oauth2/v3/certs */
+  jwksUrl?: string;
+  /** The `iss` claims accepted. @default https://accounts.google.com and accounts.google.com */
+  issuers?: readonly string[];
+  /** Clock skew allowed on `exp`, `iat` and `nbf`, in seconds. @default 60 */
+  clockSkewSeconds?: number;
+  /** The client that fetches the keys. @default fetch */
+  http?: HttpClient;
 }
 
 /** The request parts {@linkcode verifyPushAuth} reads. */
@@ -68,11 +96,14 @@ const BEARER_REGEXP = /^bearer +([^ ]+) *$/i;
 /**
  * Reads the push-auth settings from environment variables: `EDGEPOD_PUSH_TOKENS` and
  * `EDGEPOD_PUSH_HMAC_KEYS` (comma-separated), `QSTASH_CURRENT_SIGNING_KEY`,
- * `QSTASH_NEXT_SIGNING_KEY`, `EDGEPOD_PUSH_QSTASH_URL` and `EDGEPOD_PUSH_QUERY_TOKEN` (`1` or
- * `true`). Entries are trimmed and empty ones dropped.
+ * `QSTASH_NEXT_SIGNING_KEY`, `EDGEPOD_PUSH_QSTASH_URL`, `EDGEPOD_PUSH_QUERY_TOKEN` (`1` or
+ * `true`), and for OIDC `EDGEPOD_PUSH_OIDC_AUDIENCE`, `EDGEPOD_PUSH_OIDC_EMAILS`
+ * (comma-separated) and `EDGEPOD_PUSH_OIDC_JWKS_URL`. Entries are trimmed and empty ones dropped.
  *
  * @param env Reads one variable (`runtime.env`).
  * @returns The options; lists are empty when nothing is configured.
+ * @throws {TypeError} When the OIDC settings are incomplete (an audience without emails, or the
+ * reverse) or the JWKS URL is not an http(s) URL.
  *
  * @example Rotating tokens
  * ```ts
@@ -97,6 +128,26 @@ export function pushAuthFromEnv(env: (name: string) => string | undefined): Push
   if (qstashUrl) options.qstashUrl = qstashUrl;
   const queryToken = env("EDGEPOD_PUSH_QUERY_TOKEN")?.trim().toLowerCase();
   if (queryToken === "1" || queryToken === "true") options.allowQueryToken = true;
+  const audience = env("EDGEPOD_PUSH_OIDC_AUDIENCE")?.trim() ?? "";
+  const emails = list("EDGEPOD_PUSH_OIDC_EMAILS");
+  const jwksUrl = env("EDGEPOD_PUSH_OIDC_JWKS_URL")?.trim() || undefined;
+  if (audience !== "" || emails.length > 0 || jwksUrl !== undefined) {
+    if (audience === "") {
+      throw new TypeError(
+        "EDGEPOD_PUSH_OIDC_AUDIENCE must be set with the OIDC settings: the token audience of the Pub/Sub subscription (its push URL unless you set one)",
+      );
+    }
+    if (emails.length === 0) {
+      throw new TypeError(
+        "EDGEPOD_PUSH_OIDC_EMAILS must list the service accounts allowed to push when EDGEPOD_PUSH_OIDC_AUDIENCE is set: any Google account can get a token for any audience",
+      );
+    }
+    const oidc: PushOidcOptions = jwksUrl === undefined
+      ? { audience, emails }
+      : { audience, emails, jwksUrl };
+    checkOidcOptions(oidc);
+    options.oidc = Object.freeze(oidc);
+  }
   return options;
 }
 
@@ -116,6 +167,10 @@ export function pushAuthFromEnv(env: (name: string) => string | undefined): Push
  * ```
  */
 export function hasPushAuth(options: PushAuthOptions): boolean {
+  const oidc = options.oidc;
+  if (typeof oidc?.audience === "string" && oidc.audience.trim() !== "") {
+    if (Array.isArray(oidc.emails) && hasSecrets(oidc.emails)) return true;
+  }
   return [options.tokens, options.hmacKeys, options.qstashKeys]
     .some((list) => (list ?? []).some((secret) => typeof secret === "string" && secret !== ""));
 }
@@ -158,6 +213,7 @@ export function hasPushCredentials(request: PushAuthRequest, options: PushAuthOp
   if (options.hmacKeys && hasSecrets(options.hmacKeys) && headers.has("x-edgepod-signature")) {
     return true;
   }
+  if (options.oidc && hasOidcToken(request)) return true;
   return Boolean(
     options.qstashKeys && hasSecrets(options.qstashKeys) && headers.has("upstash-signature"),
   );
@@ -169,10 +225,13 @@ export function hasPushCredentials(request: PushAuthRequest, options: PushAuthOp
  * is the HMAC of `"<t>.<raw body>"` under a configured key; or an `Upstash-Signature` JWT signed
  * (HS256) with a QStash key, with `iss` `Upstash`, `exp`/`nbf` in force, `body` equal to the
  * base64url SHA-256 of the raw body and `sub` matching (see
- * {@linkcode PushAuthOptions.qstashUrl}). Hostile input never throws: it is refused.
+ * {@linkcode PushAuthOptions.qstashUrl}); or a bearer ID token signed (RS256) by a key of the
+ * OIDC JWKS, for the configured audience and one of the allowed service accounts (see
+ * {@linkcode PushOidcOptions}). Hostile input never throws: it is refused.
  *
  * Keep one options object for the server's life: imported HMAC keys and encoded tokens are
- * cached per list (a `WeakMap` on the arrays), so a fresh array per request re-imports them.
+ * cached per list (a `WeakMap` on the arrays), so a fresh array per request re-imports them, and
+ * the OIDC signing keys are cached per `oidc` object.
  *
  * @param request The headers and, for QStash's `sub` and the query token, the URL.
  * @param rawBody The body exactly as received (before any parsing).
@@ -212,6 +271,12 @@ export interface PushAuthorization {
    * therefore one job (give them ids to run both).
    */
   replayKey?: string;
+  /**
+   * Set when no method admitted the request and one could not decide: an ID token whose
+   * signing keys could not be fetched. The reason is for the operator's log; the push app
+   * answers 503 with `Retry-After`, so the sender retries instead of dropping the job.
+   */
+  unavailable?: string;
 }
 
 /**
@@ -268,7 +333,12 @@ export async function authorizePush(
       tolerance,
     );
     if (mac) return { admitted: true, replayKey: `sig-${toHex(mac)}` };
-    return (await checkQStash(request, rawBody, options, nowSeconds, skew)) ? ADMITTED : REFUSED;
+    if (await checkQStash(request, rawBody, options, nowSeconds, skew)) return ADMITTED;
+    if (!options.oidc) return REFUSED;
+    const clock = options.now ?? Date.now;
+    const verdict = await checkOidc(request, options.oidc, nowSeconds * 1000, clock);
+    if (verdict === "admitted") return ADMITTED;
+    return verdict === "refused" ? REFUSED : { admitted: false, unavailable: verdict.unavailable };
   } catch {
     return REFUSED;
   }

@@ -8,7 +8,7 @@ import type { Server } from "../runtime.ts";
 import { JobWorker, REPORT_GRACE_MS } from "../worker/job_worker.ts";
 import type { WorkerSetup } from "../worker/worker_setup.ts";
 import { pushAppFor } from "./create_push_app.ts";
-import { hasPushAuth, pushAuthFromEnv } from "./push_auth.ts";
+import { hasPushAuth, pushAuthFromEnv, type PushAuthOptions } from "./push_auth.ts";
 
 /** The opt-out that lets push mode listen beyond loopback with no auth. Loud on purpose. */
 export const UNAUTHENTICATED_OPT_OUT = "EDGEPOD_PUSH_DANGEROUSLY_ALLOW_UNAUTHENTICATED";
@@ -44,13 +44,19 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
     logger.error(`EDGEPOD_PUSH_QUEUE must be a non-negative integer: received ${queue}`);
     return 1;
   }
-  const auth = pushAuthFromEnv(env);
+  let auth: PushAuthOptions;
+  try {
+    auth = pushAuthFromEnv(env);
+  } catch (error) {
+    logger.error(`Refusing to serve push mode: ${(error as Error).message}`);
+    return 1;
+  }
   if (!hasPushAuth(auth) && !isLoopback(settings.hostname)) {
     const optedOut = config.push.dangerouslyAllowUnauthenticated ||
       env(UNAUTHENTICATED_OPT_OUT) === "1";
     if (!optedOut) {
       logger.error(
-        `Refusing to serve push mode on ${settings.hostname} without auth: set EDGEPOD_PUSH_TOKENS, EDGEPOD_PUSH_HMAC_KEYS or QSTASH_CURRENT_SIGNING_KEY, listen on 127.0.0.1, or set ${UNAUTHENTICATED_OPT_OUT}=1 to accept jobs from anyone who can reach this address`,
+        `Refusing to serve push mode on ${settings.hostname} without auth: set EDGEPOD_PUSH_TOKENS, EDGEPOD_PUSH_HMAC_KEYS, QSTASH_CURRENT_SIGNING_KEY or EDGEPOD_PUSH_OIDC_AUDIENCE with EDGEPOD_PUSH_OIDC_EMAILS, listen on 127.0.0.1, or set ${UNAUTHENTICATED_OPT_OUT}=1 to accept jobs from anyone who can reach this address`,
       );
       return 1;
     }
