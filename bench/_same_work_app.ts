@@ -59,12 +59,13 @@ export function sameWorkApp(handler: (job: Job) => unknown, logger: RunPodLogger
     logger.info("Started.", id);
     const value = handler({ id, input: parsed.submission.input });
     const endedAt = performance.now();
-    const encoded = encodeResult(resultFromValue(value));
+    const { result, body: resultBody } = encodeResult(resultFromValue(value));
     const body = statusBody({
-      ...encoded,
+      result,
+      body: resultBody,
       isStream: false,
       id,
-      status: encoded.result.error === undefined ? "COMPLETED" : "FAILED",
+      status: result.error === undefined ? "COMPLETED" : "FAILED",
       delayTime: 0,
       executionTime: Math.round(endedAt - queuedAt),
     });
