@@ -1,7 +1,8 @@
 /**
  * Authentication of pushed jobs: bearer tokens, an HMAC signature over the raw body, Upstash
- * QStash's signed JWT, and Google-signed OIDC ID tokens (Pub/Sub push with authentication). Any configured method admits a request; one that fails them all
- * is refused, and the caller answers 401 without saying which check failed.
+ * QStash's signed JWT, and Google-signed OIDC ID tokens (Pub/Sub push with authentication). Any
+ * configured method admits a request; one that fails them all is refused, and the caller answers
+ * 401 without saying which check failed (or 503 when the OIDC keys cannot be fetched).
  *
  * | Method | Configured by | The request carries |
  * |---|---|---|
@@ -70,7 +71,10 @@ export interface PushOidcOptions {
   audience: string;
   /** The service accounts (`email` claims, with `email_verified`) allowed to push. */
   emails: readonly string[];
-  /** Where the signing keys are published. @default Google's, https://www.googleapis.com/oauth2/v3/certs */
+  /**
+   * Where the signing keys are published.
+   * @default Google's, https://www.googleapis.com/oauth2/v3/certs
+   */
   jwksUrl?: string;
   /** The `iss` claims accepted. @default https://accounts.google.com and accounts.google.com */
   issuers?: readonly string[];
