@@ -100,6 +100,9 @@ test("OIDC: every claim that is wrong or missing refuses the token", async () =>
     assert.deepEqual(await check(issuer.sign(wrong)), { admitted: false }, why);
   }
   assert.equal(issuer.hits, 0, "a token not meant for this worker never fetches keys");
+  // A blank entry in the allow-list admits no one, not even an empty email claim.
+  const blank = setup(issuer, { emails: [PUSHER, " "] });
+  assert.deepEqual(await blank.check(issuer.sign(claims({ email: "" }))), { admitted: false });
 });
 
 test("OIDC: forged, tampered and malformed tokens are refused without throwing", async () => {

@@ -24,7 +24,30 @@ export const GOOGLE_ISSUERS: readonly string[] = Object.freeze([
 const MAX_JWT_LENGTH = 8192;
 const DEFAULT_SKEW_SECONDS = 60;
 const BEARER_REGEXP = /^bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+) *$/i;
-const keysCache = new WeakMap<PushOidcOptions, JwksKeys>();
+/** What is derived once per options object: the normalised allow-lists and the key cache. */
+interface OidcState {
+  audience: string;
+  emails: ReadonlySet<string>;
+  keys: JwksKeys;
+}
+const states = new WeakMap<PushOidcOptions, OidcState>();
+
+function stateOf(oidc: PushOidcOptions, clock: () => number): OidcState {
+  let state = states.get(oidc);
+  if (!state) {
+    state = {
+      audience: oidc.audience.trim(),
+      emails: new Set(
+        oidc.emails.filter((email) => typeof email === "string")
+          .map((email) => email.trim().toLowerCase())
+          .filter((email) => email !== ""),
+      ),
+      keys: new JwksKeys(oidc.jwksUrl ?? GOOGLE_JWKS_URL, oidc.http ?? fetchClient, clock),
+    };
+    states.set(oidc, state);
+  }
+  return state;
+}
 
 /** What {@linkcode checkOidc} decided. */
 export type OidcVerdict = "admitted" | "refused" | { unavailable: string };
@@ -71,7 +94,8 @@ export function checkOidcOptions(oidc: PushOidcOptions): void {
 
 /** Whether the request carries an ID token at all (the cheap check before the body is read). */
 export function hasOidcToken(request: PushAuthRequest): boolean {
-  return /^bearer [^ .]+\.[^ .]+\.[^ .]+ *$/i.test(request.headers.get("authorization") ?? "");
+  const header = request.headers.get("authorization");
+  return header !== null && header.length <= MAX_JWT_LENGTH && BEARER_REGEXP.test(header);
 }
 
 /**
@@ -101,16 +125,12 @@ export async function checkOidc(
   if (!head || head.alg !== "RS256" || typeof head.kid !== "string") return "refused";
   if (head.typ !== undefined && head.typ !== "JWT") return "refused";
   const claims = decodeJwtPart(payloadPart);
-  if (!claims || !claimsAdmit(claims, oidc, nowMs / 1000)) return "refused";
+  const state = stateOf(oidc, clock);
+  if (!claims || !claimsAdmit(claims, oidc, state, nowMs / 1000)) return "refused";
   const signature = fromBase64(signaturePart, "url");
   if (!signature || signature.length < 128 || signature.length > 1024) return "refused";
 
-  let keys = keysCache.get(oidc);
-  if (!keys) {
-    keys = new JwksKeys(oidc.jwksUrl ?? GOOGLE_JWKS_URL, oidc.http ?? fetchClient, clock);
-    keysCache.set(oidc, keys);
-  }
-  const lookup = await keys.find(head.kid);
+  const lookup = await state.keys.find(head.kid);
   if (lookup.found === "unavailable") return { unavailable: lookup.reason };
   if (lookup.found === "none") return "refused";
   const signed = ENCODER.encode(`${headPart}.${payloadPart}`);
@@ -126,23 +146,20 @@ export async function checkOidc(
 function claimsAdmit(
   claims: Record<string, unknown>,
   oidc: PushOidcOptions,
+  state: OidcState,
   now: number,
 ): boolean {
   const skew = oidc.clockSkewSeconds ?? DEFAULT_SKEW_SECONDS;
   const issuers = oidc.issuers ?? GOOGLE_ISSUERS;
   if (typeof claims.iss !== "string" || !issuers.includes(claims.iss)) return false;
   const aud = claims.aud;
-  const audience = oidc.audience.trim();
   const audiences = Array.isArray(aud) ? aud : [aud];
-  if (!audiences.some((value) => value === audience)) return false;
+  if (!audiences.some((value) => value === state.audience)) return false;
   if (typeof claims.exp !== "number" || !(now <= claims.exp + skew)) return false;
   if (typeof claims.iat !== "number" || !(claims.iat - skew <= now)) return false;
   if (claims.nbf !== undefined && !(typeof claims.nbf === "number" && claims.nbf - skew <= now)) {
     return false;
   }
   if (claims.email_verified !== true || typeof claims.email !== "string") return false;
-  const email = claims.email.toLowerCase();
-  return oidc.emails.some((allowed) =>
-    typeof allowed === "string" && allowed.trim().toLowerCase() === email
-  );
+  return state.emails.has(claims.email.toLowerCase());
 }
