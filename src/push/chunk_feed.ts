@@ -14,23 +14,37 @@ export type FeedFormat = "sse" | "ndjson";
 /** How many chunks are kept for watchers that attach later (a redelivered id). */
 export const REPLAY_CHUNKS = 1024;
 
-/** How many encoded chunks a later watcher may lag behind before it is cut off. */
+/** How many chunks a later watcher may lag behind before it is cut off. */
 const MAX_LAG = 4096;
+/** The first watcher's unread chunks (and characters) past which the handler waits for it. */
+const PACE_CHUNKS = 64;
+const PACE_CHARS = 64 * 1024;
 
 const encoder = new TextEncoder();
 
 interface Watcher {
   controller: ReadableStreamDefaultController<Uint8Array>;
   format: FeedFormat;
+  /** Events written since the consumer last pulled: sent as one encoded chunk at its next pull. */
+  pending: string;
+  /** How many chunks `pending` holds. */
+  lag: number;
+  /** The consumer pulled and got nothing: the next event goes out at once. */
+  wanting: boolean;
+  /** The final event is in `pending`: the stream closes once it is sent. */
+  ending: boolean;
   /** Resolves when the consumer pulls (the first watcher only: it paces the handler). */
   pulled?: ReturnType<typeof deferred<void>>;
 }
 
 /**
- * Fans a job's chunks out to watchers. The handler's writes wait while the first watcher's
- * buffer is full (an SSE client reading slowly slows the generator); later watchers get a replay
- * of the last {@linkcode REPLAY_CHUNKS} chunks and are cut off if they fall far behind. With no
- * watcher left (clients gone), writes do not wait and the job runs to its stored result.
+ * Fans a job's chunks out to watchers. Events a watcher has not pulled yet are joined and sent
+ * as one chunk at its next pull, so a client (or server) that reads more slowly than the handler
+ * yields gets fewer, larger writes instead of one per event. The handler's writes wait while the
+ * first watcher is {@linkcode PACE_CHUNKS} chunks or {@linkcode PACE_CHARS} characters behind
+ * (an SSE client reading slowly slows the generator); later watchers get a replay of the last
+ * {@linkcode REPLAY_CHUNKS} chunks and are cut off if they fall far behind. With no watcher left
+ * (clients gone), writes do not wait and the job runs to its stored result.
  *
  * @example
  * ```ts
@@ -47,7 +61,9 @@ interface Watcher {
  */
 export class ChunkFeed {
   readonly #watchers: Watcher[] = [];
+  /** The last {@linkcode REPLAY_CHUNKS} chunks' JSON, a ring from `#oldest`. */
   readonly #history: string[] = [];
+  #oldest = 0;
   #final?: string;
 
   /** Watchers attached now. */
@@ -63,81 +79,115 @@ export class ChunkFeed {
    */
   sink(): WritableStream<unknown> {
     return new WritableStream<unknown>({
-      write: async (chunk) => {
+      write: (chunk) => {
         const json = strictStringify({ output: chunk });
-        this.#history.push(json);
-        if (this.#history.length > REPLAY_CHUNKS) this.#history.shift();
-        for (const watcher of [...this.#watchers]) {
-          this.#send(watcher, chunkEvent(json, watcher.format));
+        this.#remember(json);
+        const watchers = this.#watchers;
+        if (watchers.length === 1) this.#send(watchers[0]!, chunkEvent(json, watchers[0]!.format));
+        else {
+          for (const watcher of [...watchers]) {
+            this.#send(watcher, chunkEvent(json, watcher.format));
+          }
         }
-        const first = this.#watchers[0];
-        if (first && first.controller.desiredSize! <= 0) {
+        const first = watchers[0];
+        if (first && (first.lag >= PACE_CHUNKS || first.pending.length >= PACE_CHARS)) {
           first.pulled ??= deferred<void>();
-          await first.pulled.promise;
+          return first.pulled.promise;
         }
       },
     }, { highWaterMark: 1 });
   }
 
   /**
-   * A response body that replays the chunks so far, then follows the job to its final event.
+   * A response body that replays the kept chunks, then follows the stream to its final event.
    *
-   * @param format SSE events or NDJSON lines.
+   * @param format SSE events or JSON lines.
    * @returns The body.
    */
   watch(format: FeedFormat): ReadableStream<Uint8Array> {
     let watcher!: Watcher;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
-        watcher = { controller, format };
-        for (const json of this.#history) {
-          controller.enqueue(encoder.encode(chunkEvent(json, format)));
+        let replay = "";
+        const history = this.#history;
+        for (let i = 0; i < history.length; i++) {
+          replay += chunkEvent(history[(this.#oldest + i) % history.length]!, format);
         }
+        watcher = { controller, format, pending: replay, lag: 0, wanting: false, ending: false };
         if (this.#final !== undefined) {
-          controller.enqueue(encoder.encode(finalEvent(this.#final, format)));
-          controller.close();
+          watcher.pending += finalEvent(this.#final, format);
+          watcher.ending = true;
         } else this.#watchers.push(watcher);
       },
       pull: () => {
+        if (watcher.pending === "") watcher.wanting = true;
+        else this.#flush(watcher);
         const pulled = watcher.pulled;
         watcher.pulled = undefined;
         pulled?.resolve();
       },
       cancel: () => this.#drop(watcher),
-    }, { highWaterMark: 8 });
+    }, { highWaterMark: 0 });
   }
 
   /**
-   * Sends the final status body to every watcher and closes them.
+   * Ends every watcher's stream with the final status body, and answers later watchers with
+   * the replay and that body.
    *
-   * @param statusBody The job's final status, as JSON.
+   * @param statusBody The job's final status body (JSON).
    */
   end(statusBody: string): void {
     this.#final = statusBody;
     for (const watcher of this.#watchers.splice(0)) {
-      this.#send(watcher, finalEvent(statusBody, watcher.format));
-      try {
-        watcher.controller.close();
-      } catch { /* already cancelled */ }
+      watcher.pending += finalEvent(statusBody, watcher.format);
+      watcher.ending = true;
+      if (watcher.wanting) this.#flush(watcher);
       watcher.pulled?.resolve();
     }
   }
 
-  #send(watcher: Watcher, text: string): void {
-    try {
-      if (watcher !== this.#watchers[0] && watcher.controller.desiredSize! < -MAX_LAG) {
-        throw new RangeError("fell too far behind the stream");
-      }
-      watcher.controller.enqueue(encoder.encode(text));
-    } catch (error) {
-      try {
-        watcher.controller.error(error);
-      } catch { /* already closed */ }
-      this.#drop(watcher);
+  #remember(json: string): void {
+    const history = this.#history;
+    if (history.length < REPLAY_CHUNKS) history.push(json);
+    else {
+      history[this.#oldest] = json;
+      this.#oldest = (this.#oldest + 1) % REPLAY_CHUNKS;
     }
   }
 
+  #send(watcher: Watcher, text: string): void {
+    if (watcher !== this.#watchers[0] && watcher.lag >= MAX_LAG) {
+      this.#fail(watcher, new RangeError("fell too far behind the stream"));
+      return;
+    }
+    watcher.pending += text;
+    watcher.lag++;
+    if (watcher.wanting) this.#flush(watcher);
+  }
+
+  /** Sends what the watcher has not had yet as one chunk (and closes it after the final event). */
+  #flush(watcher: Watcher): void {
+    const text = watcher.pending;
+    watcher.pending = "";
+    watcher.lag = 0;
+    watcher.wanting = false;
+    try {
+      watcher.controller.enqueue(encoder.encode(text));
+      if (watcher.ending) watcher.controller.close();
+    } catch (error) {
+      this.#fail(watcher, error); // the client cancelled meanwhile
+    }
+  }
+
+  #fail(watcher: Watcher, error: unknown): void {
+    try {
+      watcher.controller.error(error);
+    } catch { /* already closed */ }
+    this.#drop(watcher);
+  }
+
   #drop(watcher: Watcher): void {
+    watcher.pending = "";
     const at = this.#watchers.indexOf(watcher);
     if (at >= 0) this.#watchers.splice(at, 1);
     // The pacing watcher left: the handler must not wait on it.
