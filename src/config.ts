@@ -9,6 +9,7 @@ import * as v from "valibot";
 import type { ConcurrencyModifier } from "./concurrency_gate.ts";
 import { isStandardSchema, type StandardSchema } from "./standard_schema.ts";
 import type { Handler } from "./types.ts";
+import { webhookHostEntry } from "./worker/webhook_target.ts";
 
 /** Merges stream chunks coalesced into one `job-stream` post. */
 export type ChunkMerger = (chunks: unknown[]) => unknown;
@@ -102,6 +103,13 @@ export interface PushOptions {
    * push security section before turning it on. @default false
    */
   dangerouslyAllowUnauthenticated?: boolean;
+  /**
+   * The only hosts a job's `webhook` may name: host names, `.suffix` entries admitting every
+   * subdomain, or IP addresses (`EDGEPOD_WEBHOOK_HOSTS` replaces it in push mode). Empty, any
+   * host is called but link-local, unspecified, multicast and reserved addresses and the cloud
+   * metadata names. @default []
+   */
+  webhookHosts?: readonly string[];
 }
 
 /** The validated, normalised configuration. */
@@ -183,6 +191,7 @@ const SCHEMA = v.strictObject({
       v.pipe(int(500), v.maxValue(599, "an HTTP status 500 to 599")),
     ], "200 or an HTTP status 500 to 599")),
     dangerouslyAllowUnauthenticated: v.optional(bool),
+    webhookHosts: v.optional(v.array(v.string(), "an array of host names")),
   }, "an object")),
 }, "an object");
 
@@ -252,6 +261,13 @@ function pushDefaults(push: PushOptions): Required<PushOptions> {
     maxStoredResults: push.maxStoredResults ?? 10_000,
     failureStatus: push.failureStatus ?? 200,
     dangerouslyAllowUnauthenticated: push.dangerouslyAllowUnauthenticated ?? false,
+    webhookHosts: (push.webhookHosts ?? []).map((host, i) => {
+      try {
+        return webhookHostEntry(host);
+      } catch (error) {
+        throw new TypeError(`'push.webhookHosts[${i}]': ${(error as Error).message}`);
+      }
+    }),
   };
 }
 

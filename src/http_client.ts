@@ -17,6 +17,12 @@ export interface HttpRequest {
   body?: string;
   /** Aborts the request. */
   signal?: AbortSignal;
+  /**
+   * `"manual"`: a 3xx is the answer, its `Location` is not followed (webhooks use it, so an
+   * allowed host cannot redirect the worker elsewhere). The Node adapter's client never follows
+   * redirects. @default "follow"
+   */
+  redirect?: "follow" | "manual";
 }
 
 /** A response, read whole. */
@@ -60,6 +66,7 @@ export async function fetchClient(request: HttpRequest): Promise<HttpResponse> {
     headers: request.headers,
     body: request.body,
     signal: request.signal,
+    redirect: request.redirect ?? "follow",
   });
   const body = await res.text();
   return { status: res.status, header: (name) => res.headers.get(name), body };

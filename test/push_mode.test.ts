@@ -160,6 +160,44 @@ test("push mode: incomplete OIDC settings exit 1 naming the missing variable", a
   assert.match(child.stdout, /Refusing to serve push mode: EDGEPOD_PUSH_OIDC_EMAILS must list/);
 });
 
+test("push mode: EDGEPOD_WEBHOOK_HOSTS limits where webhooks go; an invalid entry exits 1", async () => {
+  await using push = await startPush(["--push", "--port", "0"], {
+    FIXTURE_HANDLER: "echo",
+    EDGEPOD_WEBHOOK_HOSTS: "127.0.0.1, .hooks.example",
+  });
+  const elsewhere = await post(push.url, { input: 1, webhook: "http://localhost:9/hook" });
+  assert.equal(elsewhere.status, 400);
+  assert.match(
+    (await elsewhere.json()).error,
+    /'webhook' "http:\/\/localhost:9\/hook" may not be called: its host "localhost" is not among the allowed webhook hosts \(127\.0\.0\.1, \.hooks\.example\)/,
+  );
+  const metadata = await post(push.url, { input: 1, webhook: "http://169.254.169.254/" });
+  assert.equal(metadata.status, 400);
+  // An allowed receiver gets the result.
+  const runtime = await currentRuntime();
+  const hooked = deferred<unknown>();
+  const hook = await runtime.serve(async (request) => {
+    hooked.resolve(await request.json());
+    return new Response(null, { status: 204 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const ok = await post(push.url, {
+      id: "w1",
+      input: 5,
+      webhook: `http://127.0.0.1:${hook.port}/hook`,
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await hooked.promise, await ok.json());
+  } finally {
+    await hook.close();
+  }
+  const invalid = startChild(WORKER, ["--push", "--port", "0"], {
+    env: { FIXTURE_HANDLER: "echo", EDGEPOD_WEBHOOK_HOSTS: "https://hooks.example" },
+  });
+  assert.equal(await invalid.exited, 1);
+  assert.match(invalid.stdout, /EDGEPOD_WEBHOOK_HOSTS is invalid: a webhook host must be/);
+});
+
 test("push mode: an invalid EDGEPOD_PUSH_QUEUE or port exits 1 saying what was expected", async () => {
   const queue = startChild(WORKER, ["--push", "--port", "0"], {
     env: { FIXTURE_HANDLER: "echo", EDGEPOD_PUSH_QUEUE: "lots" },

@@ -195,7 +195,9 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     const request = c.req.raw;
     const admitted = await admit(request);
     if (admitted instanceof Response) return admitted;
-    const parsed = parseSubmission(request.headers, admitted.body);
+    const parsed = parseSubmission(request.headers, admitted.body, {
+      webhookHosts: config.push.webhookHosts,
+    });
     if (!parsed.ok) {
       reject("bad_request");
       return json(parsed.status, { error: parsed.message });

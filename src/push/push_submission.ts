@@ -26,6 +26,7 @@
  */
 
 import * as v from "valibot";
+import { webhookRefusal } from "../worker/webhook_target.ts";
 import { fromBase64 } from "./_encoding.ts";
 import { contentType, decodeUtf8, exceedsDepth, notJson } from "./_json_body.ts";
 
@@ -60,6 +61,12 @@ export interface ParseSubmissionOptions {
    * `Content-Type` is read. @default false
    */
   nativeOnly?: boolean;
+  /**
+   * The hosts a `webhook` may name, normalised by `webhookHostEntry` (a leading dot admits
+   * subdomains). Empty: any host but link-local, unspecified, multicast or reserved addresses
+   * and the cloud metadata names, which are refused whatever the list. @default []
+   */
+  webhookHosts?: readonly string[];
 }
 
 /** The longest job id, in UTF-16 code units (Cloud Tasks task names reach 500). */
@@ -145,7 +152,20 @@ export function parseSubmission(
     throw new RangeError(`'maxDepth' must be a positive integer: received ${maxDepth}`);
   }
 
-  const nativeOnly = options.nativeOnly === true;
+  const parsed = parse(headers, rawBody, maxDepth, options.nativeOnly === true);
+  const webhook = parsed.ok ? parsed.submission.webhook : undefined;
+  if (webhook === undefined) return parsed;
+  const refusal = webhookRefusal(webhook, options.webhookHosts);
+  if (refusal === undefined) return parsed;
+  return failure(400, `'webhook' ${received(webhook)} may not be called: ${refusal}`);
+}
+
+function parse(
+  headers: Headers,
+  rawBody: Uint8Array,
+  maxDepth: number,
+  nativeOnly: boolean,
+): ParsedSubmission {
   const pubsubId = nativeOnly ? null : headers.get("x-goog-pubsub-message-id");
   if (pubsubId !== null) {
     const id = headerId(pubsubId, "x-goog-pubsub-message-id");

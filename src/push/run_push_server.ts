@@ -6,6 +6,7 @@
 
 import type { Server } from "../runtime.ts";
 import { JobWorker, REPORT_GRACE_MS } from "../worker/job_worker.ts";
+import { parseWebhookHosts } from "../worker/webhook_target.ts";
 import type { WorkerSetup } from "../worker/worker_setup.ts";
 import { pushAppFor } from "./create_push_app.ts";
 import { hasPushAuth, pushAuthFromEnv, type PushAuthOptions } from "./push_auth.ts";
@@ -44,6 +45,13 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
     logger.error(`EDGEPOD_PUSH_QUEUE must be a non-negative integer: received ${queue}`);
     return 1;
   }
+  let webhookHosts: string[] | undefined;
+  try {
+    webhookHosts = parseWebhookHosts(env("EDGEPOD_WEBHOOK_HOSTS"));
+  } catch (error) {
+    logger.error(`EDGEPOD_WEBHOOK_HOSTS is invalid: ${(error as Error).message}`);
+    return 1;
+  }
   let auth: PushAuthOptions;
   try {
     auth = pushAuthFromEnv(env);
@@ -64,8 +72,16 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
       `PUSH MODE IS OPEN: anyone who can reach ${settings.hostname}:${settings.port} can run jobs (${UNAUTHENTICATED_OPT_OUT})`,
     );
   }
-  const worker = new JobWorker({ config, logger, info, queueLimit });
-  const push = pushAppFor({ worker, config, logger, http: runtime.http, auth, started: true });
+  const served = webhookHosts ? { ...config, push: { ...config.push, webhookHosts } } : config;
+  const worker = new JobWorker({ config: served, logger, info, queueLimit });
+  const push = pushAppFor({
+    worker,
+    config: served,
+    logger,
+    http: runtime.http,
+    auth,
+    started: true,
+  });
   const unlisten = worker.listen((signal, listener) => runtime.onSignal(signal, listener));
   const servers: Server[] = [];
   try {

@@ -29,8 +29,9 @@ class RetryableAnswer extends Error {}
 
 /**
  * POSTs `body` as JSON to `url`, retrying 5xx, 408, 429 and network errors with back-off. A
- * 2xx is delivery; another 4xx is final. It never throws: it resolves to whether the webhook
- * took the body, and logs why not.
+ * 2xx is delivery; another 4xx is final, and so is a 3xx: redirects are not followed, so a
+ * receiver cannot send the worker to a host the submission could not name. It never throws: it
+ * resolves to whether the webhook took the body, and logs why not.
  *
  * @param url The webhook URL (http or https).
  * @param body The JSON body.
@@ -61,11 +62,16 @@ export async function postWebhook(
         headers: { "content-type": "application/json" },
         body,
         signal: signal ? AbortSignal.any([signal, attempt]) : attempt,
+        redirect: "manual",
       }).catch((error) => {
         throw new RetryableAnswer(`network error: ${String(error)}`);
       });
       if (res.status >= 200 && res.status < 300) return;
-      const message = `HTTP ${res.status}`;
+      const message = res.status >= 300 && res.status < 400
+        ? `HTTP ${res.status}: a redirect (to ${
+          res.header("location") ?? "nowhere"
+        }), which webhooks do not follow`
+        : `HTTP ${res.status}`;
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
         throw new RetryableAnswer(message);
       }

@@ -1,0 +1,197 @@
+// Where a job's webhook may point: the always-on refusals, the allowlist, and redirects.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseConfig } from "../src/config.ts";
+import { parseSubmission } from "../src/push/push_submission.ts";
+import { RunPodLogger } from "../src/run_pod_logger.ts";
+import { postWebhook } from "../src/worker/post_webhook.ts";
+import {
+  parseWebhookHosts,
+  webhookHostEntry,
+  webhookRefusal,
+} from "../src/worker/webhook_target.ts";
+import { currentRuntime } from "./support/runtime.ts";
+
+test("webhookRefusal() refuses metadata, link-local, unspecified, multicast and reserved hosts in every spelling", () => {
+  const refused: [string, RegExp][] = [
+    ["http://169.254.169.254/latest/meta-data/", /link-local/],
+    ["http://2852039166/", /169\.254\.169\.254 is a link-local/], // one number
+    ["http://0xa9.0xfe.0xa9.0xfe/", /169\.254\.169\.254/], // hex octets
+    ["http://0251.0376.0251.0376/", /169\.254\.169\.254/], // octal octets
+    ["http://[::ffff:169.254.169.254]/", /link-local/], // IPv4-mapped
+    ["http://[::169.254.1.1]/", /link-local/], // IPv4-compatible
+    ["http://[fe80::1]:8080/", /link-local/],
+    ["http://[fd00:ec2::254]/", /cloud metadata address/],
+    ["http://metadata.google.internal/computeMetadata/v1/", /cloud metadata service/],
+    ["http://METADATA.Google.Internal./", /cloud metadata service/], // case and trailing dot
+    ["http://metadata.goog/", /cloud metadata service/],
+    ["http://0.0.0.0:9000/", /unspecified/],
+    ["http://0/", /unspecified/],
+    ["http://[::]/", /unspecified/],
+    ["http://224.0.0.251/", /multicast/],
+    ["http://[ff02::1]/", /multicast/],
+    ["http://255.255.255.255/", /broadcast/],
+    ["http://240.0.0.1/", /reserved/],
+  ];
+  for (const [url, why] of refused) {
+    const refusal = webhookRefusal(url);
+    assert.ok(refusal !== undefined, `${url} was allowed`);
+    assert.match(refusal, why, url);
+  }
+});
+
+test("webhookRefusal() lets ordinary, private and loopback receivers through without an allowlist", () => {
+  for (
+    const url of [
+      "https://hooks.example.com/runpod",
+      "http://127.0.0.1:9000/hook",
+      "http://localhost:3000/",
+      "http://[::1]:8080/",
+      "http://10.0.0.5/",
+      "http://192.168.1.20/",
+      "http://172.16.0.1/",
+      "http://[fd12:3456::1]/",
+      "http://[2001:db8::1]/",
+      "http://169.253.255.255/",
+      "http://223.255.255.255/",
+    ]
+  ) assert.equal(webhookRefusal(url), undefined, url);
+});
+
+test("webhookRefusal() with an allowlist admits exactly its hosts and suffixes", () => {
+  const hosts = ["hooks.example.com", ".internal.example", "10.0.0.5", "::1"];
+  for (
+    const url of [
+      "https://hooks.example.com/x",
+      "https://HOOKS.example.com./x",
+      "http://a.internal.example:8080/",
+      "http://deep.a.internal.example/",
+      "http://10.0.0.5:9/",
+      "http://[::1]/",
+      "http://[0:0:0:0:0:0:0:1]/",
+    ]
+  ) assert.equal(webhookRefusal(url, hosts), undefined, url);
+  for (
+    const url of [
+      "https://evil.example/",
+      "https://internal.example/", // a suffix admits subdomains, not the apex
+      "https://xinternal.example/",
+      "https://hooks.example.com.evil.example/",
+      "http://10.0.0.6/",
+      "http://localhost/",
+    ]
+  ) {
+    assert.match(webhookRefusal(url, hosts) ?? "", /is not among the allowed webhook hosts/, url);
+  }
+  // Named explicitly, a link-local receiver is the operator's choice.
+  assert.equal(webhookRefusal("http://169.254.10.10/", ["169.254.10.10"]), undefined);
+});
+
+test("webhookHostEntry() and parseWebhookHosts() normalise entries and refuse URLs, ports, paths and wildcards", () => {
+  assert.equal(webhookHostEntry(" Hooks.Example.COM. "), "hooks.example.com");
+  assert.equal(webhookHostEntry(".Example.com"), ".example.com");
+  assert.equal(webhookHostEntry("[::1]"), "::1");
+  assert.equal(webhookHostEntry("0:0::1"), "::1");
+  assert.equal(webhookHostEntry("bücher.example"), "xn--bcher-kva.example");
+  assert.deepEqual(parseWebhookHosts(" a.example, ,.b.example "), ["a.example", ".b.example"]);
+  assert.equal(parseWebhookHosts(""), undefined);
+  assert.equal(parseWebhookHosts(undefined), undefined);
+  for (
+    const bad of [
+      "http://a.example",
+      "a.example:80",
+      "a.example/hook",
+      "*.a.example",
+      "",
+      ".",
+      "a b",
+      ".::1",
+    ]
+  ) {
+    assert.throws(() => webhookHostEntry(bad), (error: unknown) => {
+      assert.ok(error instanceof TypeError, bad);
+      assert.match(error.message, /host name .* suffix .* IP address/);
+      return true;
+    });
+  }
+  assert.throws(() => parseWebhookHosts("a.example,https://b.example"), TypeError);
+});
+
+test("parseConfig() normalises push.webhookHosts and names a bad entry", () => {
+  const config = parseConfig({ handler: () => 1, push: { webhookHosts: ["A.example."] } });
+  assert.deepEqual(config.push.webhookHosts, ["a.example"]);
+  assert.deepEqual(parseConfig({ handler: () => 1 }).push.webhookHosts, []);
+  assert.throws(
+    () => parseConfig({ handler: () => 1, push: { webhookHosts: ["ok.example", "a.example:1"] } }),
+    /'push\.webhookHosts\[1\]': a webhook host must be/,
+  );
+  assert.throws(
+    () => parseConfig({ handler: () => 1, push: { webhookHosts: "a.example" as never } }),
+    /push\.webhookHosts/,
+  );
+});
+
+test("parseSubmission() answers 400 for a webhook it may not call, saying why", () => {
+  const json = new Headers({ "content-type": "application/json" });
+  const body = (webhook: string) => new TextEncoder().encode(JSON.stringify({ input: 1, webhook }));
+  const metadata = parseSubmission(json, body("http://169.254.169.254/latest/"));
+  assert.equal(metadata.ok, false);
+  assert.ok(!metadata.ok && metadata.status === 400);
+  assert.match(
+    !metadata.ok ? metadata.message : "",
+    /'webhook' .* may not be called: .*link-local/,
+  );
+  const listed = parseSubmission(json, body("https://other.example/"), {
+    webhookHosts: ["hooks.example"],
+  });
+  assert.match(
+    !listed.ok ? listed.message : "",
+    /not among the allowed webhook hosts \(hooks\.example\)/,
+  );
+  const fine = parseSubmission(json, body("https://hooks.example/x"), {
+    webhookHosts: ["hooks.example"],
+  });
+  assert.ok(fine.ok && fine.submission.webhook === "https://hooks.example/x");
+  // A Pub/Sub envelope's payload is held to the same rule.
+  const data = btoa(JSON.stringify({ input: 1, webhook: "http://[fe80::1]/" }));
+  const envelope = new TextEncoder().encode(JSON.stringify({ message: { data, messageId: "m1" } }));
+  assert.match((parseSubmission(json, envelope) as { message: string }).message, /link-local/);
+});
+
+test("postWebhook() does not follow a redirect: the receiver it points at gets nothing", async () => {
+  const runtime = await currentRuntime();
+  let followed = 0;
+  const elsewhere = await runtime.serve(() => {
+    followed++;
+    return new Response(null, { status: 204 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  let asked = 0;
+  const redirecting = await runtime.serve(() => {
+    asked++;
+    return new Response(null, {
+      status: 307,
+      headers: { location: `http://127.0.0.1:${elsewhere.port}/stolen` },
+    });
+  }, { hostname: "127.0.0.1", port: 0 });
+  const lines: string[] = [];
+  const logger = new RunPodLogger({ level: "ERROR", write: (text) => void lines.push(text) });
+  try {
+    const delivered = await postWebhook(
+      `http://127.0.0.1:${redirecting.port}/hook`,
+      '{"id":"j","status":"COMPLETED"}',
+      { http: runtime.http, log: logger.forJob({ id: "j" }), minDelayMs: 1 },
+    );
+    logger.flush();
+    assert.equal(delivered, false);
+    assert.equal(asked, 1, "a redirect is final: no retry");
+    assert.equal(followed, 0, "the redirect was followed");
+    assert.match(
+      lines.join(""),
+      /HTTP 307: a redirect \(to http:\/\/127\.0\.0\.1:\d+\/stolen\), which webhooks do not follow/,
+    );
+  } finally {
+    await redirecting.close();
+    await elsewhere.close();
+  }
+});
