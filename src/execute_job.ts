@@ -180,7 +180,7 @@ function proceed(
   options: ExecuteJobOptions,
 ): ExecutedJob | Promise<ExecutedJob> {
   // progress_update(job, ...) must find the very object the handler receives.
-  run.unbind = bindProgress(handlerJob, run.ctx.progress);
+  run.unbind = bindProgress(handlerJob, run.ctx);
   let value: unknown;
   try {
     value = options.handler(handlerJob, run.ctx);
@@ -325,16 +325,44 @@ function jobContext(
   info: WorkerInfo,
   progress: ((update: unknown) => Promise<void>) | undefined,
 ): JobContext {
-  return {
-    get signal() {
-      return signal();
-    },
-    jobId: job.id,
-    workerId: info.workerId,
-    endpointId: info.endpointId,
-    log,
-    progress: progress ?? logProgress(log),
-  };
+  return new RunContext(job.id, signal, log, info, progress);
+}
+
+/**
+ * A job's `ctx`: one object per job with its getters on the prototype (an object literal with a
+ * getter costs a fresh accessor per job). `progress` is made on first read and bound, so a
+ * handler may destructure it (`async (job, { progress }) => ...`).
+ */
+class RunContext implements JobContext {
+  readonly jobId: string;
+  readonly workerId: string;
+  readonly endpointId: string | undefined;
+  readonly log: JobLogger;
+  readonly #signal: () => AbortSignal;
+  #progress?: (update: unknown) => Promise<void>;
+
+  constructor(
+    jobId: string,
+    signal: () => AbortSignal,
+    log: JobLogger,
+    info: WorkerInfo,
+    progress: ((update: unknown) => Promise<void>) | undefined,
+  ) {
+    this.jobId = jobId;
+    this.workerId = info.workerId;
+    this.endpointId = info.endpointId;
+    this.log = log;
+    this.#signal = signal;
+    this.#progress = progress;
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+
+  get progress(): (update: unknown) => Promise<void> {
+    return this.#progress ??= logProgress(this.log);
+  }
 }
 
 function logProgress(log: JobLogger): (update: unknown) => Promise<void> {

@@ -4,14 +4,20 @@
  * @module
  */
 
-const channels = new WeakMap<object, (update: unknown) => Promise<void>>();
+/** Where a job's updates go: a function, or a context whose `progress` is read when one is sent. */
+export type ProgressChannel =
+  | ((update: unknown) => Promise<void>)
+  | { readonly progress: (update: unknown) => Promise<void> };
+
+const channels = new WeakMap<object, ProgressChannel>();
 
 /**
  * Routes progress updates for `job` to `send` while the job runs (edgepod does this for every
  * job it runs).
  *
  * @param job The job object the handler receives.
- * @param send Delivers one update.
+ * @param send Delivers one update: a function, or the job's context (its `progress` is read only
+ * when an update is sent, so a job that sends none makes no sender).
  * @returns A function that ends the routing.
  *
  * @example
@@ -25,7 +31,7 @@ const channels = new WeakMap<object, (update: unknown) => Promise<void>>();
  * console.assert(seen[0] === "half");
  * ```
  */
-export function bindProgress(job: object, send: (update: unknown) => Promise<void>): () => void {
+export function bindProgress(job: object, send: ProgressChannel): () => void {
   channels.set(job, send);
   return () => channels.delete(job);
 }
@@ -56,5 +62,5 @@ export function progressUpdate(job: object, update: unknown): Promise<void> {
       ),
     );
   }
-  return send(update);
+  return typeof send === "function" ? send(update) : send.progress(update);
 }

@@ -344,6 +344,31 @@ test("executeJob() logs progress when the intake has no progress channel", async
   assert.match(lines(), /INFO   \| job-1 \| Progress: \{"step":1\}\n/);
 });
 
+test("executeJob(): a handler may destructure ctx (signal, progress, log, ids)", async () => {
+  const updates: unknown[] = [];
+  const { options, lines } = setup({
+    progress: (u) => Promise.resolve(void updates.push(u)),
+    handler: async (_job, { signal, progress, log, jobId }) => {
+      await progress("half");
+      log.info(`aborted: ${signal.aborted}`);
+      return jobId;
+    },
+  });
+  const done = await executeJob(job(), options);
+  assert.deepEqual(updates, ["half"]);
+  assert.equal(done.result.output, "job-1");
+  assert.match(lines(), /INFO   \| job-1 \| aborted: false\n/);
+  // Without an intake channel, a destructured progress logs.
+  const logged = setup({
+    handler: async (_job, { progress }) => {
+      await progress({ step: 2 });
+      return 1;
+    },
+  });
+  await executeJob(job(), logged.options);
+  assert.match(logged.lines(), /Progress: \{"step":2\}/);
+});
+
 test("executeJob() gives the handler its ids and a job logger", async () => {
   const { options, lines } = setup({
     handler: (_job, ctx) => {
