@@ -11,6 +11,7 @@ import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
+import { lookupHost } from "./_lookup_host.ts";
 import { startWebThread } from "./_web_thread.ts";
 
 export * from "../src/mod.ts";
@@ -88,6 +89,7 @@ export const runtime: Runtime = {
     return handle;
   },
   http: fetchClient,
+  lookupHost,
   residentMemory: () => process.memoryUsage.rss(),
 };
 

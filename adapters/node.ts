@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import type { StartOptions } from "../src/config.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
 import { startWorker } from "../src/start_worker.ts";
+import { lookupHost } from "./_lookup_host.ts";
 import { nodeHttpClient } from "./_node_http_client.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
 
@@ -89,6 +90,7 @@ export const runtime: Runtime = {
     };
   },
   http: nodeHttpClient,
+  lookupHost,
   residentMemory: () => process.memoryUsage.rss(),
 };
 

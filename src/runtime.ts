@@ -8,6 +8,19 @@
 
 import type { HttpClient } from "./http_client.ts";
 
+/**
+ * Resolves a host name to its IP addresses (`["127.0.0.1", "::1"]`); rejects when it cannot.
+ *
+ * @example
+ * ```ts
+ * import type { LookupHost } from "./runtime.ts";
+ * const fixed: LookupHost = (name) =>
+ *   Promise.resolve(name === "localhost" ? ["127.0.0.1"] : []);
+ * console.assert((await fixed("localhost"))[0] === "127.0.0.1");
+ * ```
+ */
+export type LookupHost = (hostname: string) => Promise<readonly string[]>;
+
 /** A request handler in the Web `fetch` shape, as Hono's `app.fetch`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -104,6 +117,12 @@ export interface Runtime {
   startThread(source: string, data: unknown): ThreadHandle;
   /** The HTTP client the worker should use; the adapter may supply one faster than `fetch`. */
   readonly http: HttpClient;
+  /**
+   * Resolves a host name to its addresses as the HTTP client will (`getaddrinfo`, so
+   * `/etc/hosts` counts), for the webhook rule. Absent where the platform has no resolver
+   * (workerd); Deno needs net permission for the name.
+   */
+  readonly lookupHost?: LookupHost;
   /** The process's resident memory in bytes, for metrics and benchmarks. */
   residentMemory(): number;
 }

@@ -253,10 +253,13 @@ test("dev API + runpod-sdk: the webhook receives the final status body", async (
     return new Response(null, { status: 204 });
   }, { hostname: "127.0.0.1", port: 0 });
   try {
-    await using s = await serve((job) => ({ echoed: job.input }));
+    // Named by host, the receiver is resolved first (the runtime's resolver, as the runner's).
+    await using s = await serve((job) => ({ echoed: job.input }), {
+      devApi: { lookupHost: runtime.lookupHost },
+    });
     const { id } = await s.endpoint.run({
       input: 5,
-      webhook: `http://127.0.0.1:${receiver.port}/hook`,
+      webhook: `http://localhost:${receiver.port}/hook`,
     });
     const body = await hook.promise as Record<string, unknown>;
     assert.equal(body.id, id);

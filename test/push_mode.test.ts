@@ -160,6 +160,28 @@ test("push mode: incomplete OIDC settings exit 1 naming the missing variable", a
   assert.match(child.stdout, /Refusing to serve push mode: EDGEPOD_PUSH_OIDC_EMAILS must list/);
 });
 
+test("push mode: a webhook named by host is resolved first, and an allowed name gets the result", async () => {
+  await using push = await startPush(["--push", "--port", "0"], { FIXTURE_HANDLER: "echo" });
+  const runtime = await currentRuntime();
+  const hooked = deferred<unknown>();
+  const hook = await runtime.serve(async (request) => {
+    hooked.resolve(await request.json());
+    return new Response(null, { status: 204 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    // `localhost` goes through the runner's resolver (on Deno: node:dns under --allow-net).
+    const ok = await post(push.url, {
+      id: "n1",
+      input: 6,
+      webhook: `http://localhost:${hook.port}/hook`,
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await hooked.promise, await ok.json());
+  } finally {
+    await hook.close();
+  }
+});
+
 test("push mode: EDGEPOD_WEBHOOK_HOSTS limits where webhooks go; an invalid entry exits 1", async () => {
   await using push = await startPush(["--push", "--port", "0"], {
     FIXTURE_HANDLER: "echo",

@@ -1,4 +1,5 @@
-// Where a job's webhook may point: the always-on refusals, the allowlist, and redirects.
+// Where a job's webhook may point: the always-on refusals, the allowlist, resolved names, and
+// redirects.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -8,6 +9,7 @@ import { RunPodLogger } from "../src/run_pod_logger.ts";
 import { postWebhook } from "../src/worker/post_webhook.ts";
 import {
   parseWebhookHosts,
+  resolvedWebhookRefusal,
   webhookHostEntry,
   webhookRefusal,
 } from "../src/worker/webhook_target.ts";
@@ -193,5 +195,119 @@ test("postWebhook() does not follow a redirect: the receiver it points at gets n
   } finally {
     await redirecting.close();
     await elsewhere.close();
+  }
+});
+
+/** A resolver with fixed answers that records what it was asked. */
+function resolver(answers: Record<string, string[]>) {
+  const asked: string[] = [];
+  const lookup = (name: string) => {
+    asked.push(name);
+    const found = answers[name];
+    return found ? Promise.resolve(found) : Promise.reject(new Error(`ENOTFOUND ${name}`));
+  };
+  return { asked, lookup };
+}
+
+test("resolvedWebhookRefusal() refuses a name when any address it resolves to is refused", async () => {
+  const { asked, lookup } = resolver({
+    "meta.attacker.example": ["169.254.169.254"],
+    "mixed.attacker.example": ["10.0.0.7", "169.254.170.2"],
+    "zoned.attacker.example": ["fe80::1%eth0"],
+    "mapped.attacker.example": ["::ffff:a9fe:a9fe"],
+    "aws6.attacker.example": ["fd00:ec2:0:0:0:0:0:254"],
+    "zero.attacker.example": ["0.0.0.0"],
+    "ok.example": ["10.0.0.7", "127.0.0.1", "::1", "fd12::1"],
+  });
+  const refused: [string, RegExp][] = [
+    ["meta.attacker.example", /resolves to 169\.254\.169\.254, a link-local address/],
+    ["mixed.attacker.example", /resolves to 169\.254\.170\.2, a link-local/],
+    ["zoned.attacker.example", /resolves to fe80::1%eth0, a link-local/],
+    ["mapped.attacker.example", /resolves to ::ffff:a9fe:a9fe, a link-local/],
+    ["aws6.attacker.example", /a cloud metadata address/],
+    ["zero.attacker.example", /an unspecified address/],
+  ];
+  for (const [host, why] of refused) {
+    const refusal = await resolvedWebhookRefusal(`http://${host}:8080/hook`, [], lookup);
+    assert.match(refusal ?? "allowed", why, host);
+    assert.match(refusal!, new RegExp(`^its host ${host.replaceAll(".", "\\.")} resolves to`));
+  }
+  assert.equal(await resolvedWebhookRefusal("https://OK.example./x", [], lookup), undefined);
+  assert.equal(asked.at(-1), "ok.example", "the name is resolved as the URL parser spells it");
+  // Address literals were judged as written; an allowlist names the hosts the operator trusts.
+  const before = asked.length;
+  assert.equal(await resolvedWebhookRefusal("http://10.0.0.1/", [], lookup), undefined);
+  assert.equal(await resolvedWebhookRefusal("http://[::1]:9/", [], lookup), undefined);
+  assert.equal(
+    await resolvedWebhookRefusal(
+      "http://meta.attacker.example/",
+      ["meta.attacker.example"],
+      lookup,
+    ),
+    undefined,
+  );
+  assert.equal(asked.length, before, "nothing was resolved");
+  await assert.rejects(resolvedWebhookRefusal("http://gone.example/", [], lookup), /ENOTFOUND/);
+});
+
+test("the runtime's lookupHost resolves names as its HTTP client does, and rejects unknown names", async () => {
+  const runtime = await currentRuntime();
+  assert.ok(runtime.lookupHost, `${runtime.name}'s adapter has a resolver`);
+  const local = await runtime.lookupHost("localhost");
+  assert.ok(
+    local.some((address) => address === "127.0.0.1" || address === "::1"),
+    `localhost resolved to ${local.join(", ")}`,
+  );
+  assert.deepEqual(await runtime.lookupHost("127.0.0.1"), ["127.0.0.1"]);
+  await assert.rejects(runtime.lookupHost("no-such-host.invalid"));
+});
+
+test("postWebhook() with a resolver: a name that resolves to a refused address gets nothing, at once", async () => {
+  const runtime = await currentRuntime();
+  let received = 0;
+  const receiver = await runtime.serve(() => {
+    received++;
+    return new Response(null, { status: 204 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  const lines: string[] = [];
+  const logger = new RunPodLogger({ level: "ERROR", write: (text) => void lines.push(text) });
+  const body = '{"id":"j","status":"COMPLETED"}';
+  const options = { http: runtime.http, log: logger.forJob({ id: "j" }), minDelayMs: 1 };
+  try {
+    // The real resolver: localhost is an allowed receiver, and it gets the body.
+    const url = `http://localhost:${receiver.port}/hook`;
+    assert.equal(
+      await postWebhook(url, body, { ...options, lookupHost: runtime.lookupHost }),
+      true,
+    );
+    assert.equal(received, 1);
+    // The same name answered with a link-local address (a hostile DNS record): refused, no retry.
+    const { asked, lookup } = resolver({ localhost: ["169.254.169.254"] });
+    assert.equal(await postWebhook(url, body, { ...options, lookupHost: lookup }), false);
+    assert.equal(received, 1, "the receiver was called");
+    assert.deepEqual(asked, ["localhost"], "a refusal is final");
+    // An allowlist that names the host: not resolved, delivered.
+    assert.equal(
+      await postWebhook(url, body, { ...options, lookupHost: lookup, hosts: ["localhost"] }),
+      true,
+    );
+    assert.equal(received, 2);
+    // A name that does not resolve is a network failure: retried, then given up.
+    const gone = resolver({});
+    assert.equal(
+      await postWebhook(url, body, { ...options, lookupHost: gone.lookup, maxAttempts: 3 }),
+      false,
+    );
+    assert.equal(gone.asked.length, 3, "each attempt resolves again");
+    assert.equal(received, 2);
+    logger.flush();
+    const log = lines.join("");
+    assert.match(
+      log,
+      /did not take the result: refused: its host localhost resolves to 169\.254\.169\.254, a link-local address/,
+    );
+    assert.match(log, /did not take the result: .*DNS lookup failed: Error: ENOTFOUND localhost/);
+  } finally {
+    await receiver.close();
   }
 });

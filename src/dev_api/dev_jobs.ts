@@ -9,6 +9,7 @@
 import { CoarseTimers } from "../async/coarse_timers.ts";
 import { JobStoppedError } from "../errors.ts";
 import type { HttpClient } from "../http_client.ts";
+import type { LookupHost } from "../runtime.ts";
 import { strictStringify } from "../job_result.ts";
 import { capacityRefusal, json, jsonText } from "../worker/json_response.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
@@ -27,6 +28,8 @@ export interface DevJobsOptions {
   logger: RunPodLogger;
   /** The client that posts webhooks. */
   http: HttpClient;
+  /** Resolves webhook host names for the webhook rule ({@linkcode LookupHost}). @default none */
+  lookupHost?: LookupHost;
   /** How long a finished job can still be read, in ms. @default 1800000 (30 min, as RunPod) */
   resultTtlMs?: number;
   /** How many finished jobs are kept at most. @default 10000 */
@@ -311,10 +314,10 @@ export class DevJobs {
     this.#live.delete(job.id);
     this.#store.set(job.id, record);
     if (typeof job.webhook === "string") {
-      const { worker, http, logger } = this.#o;
+      const { worker, http, lookupHost, logger } = this.#o;
       worker.track(
         `webhook:${job.id}:${worker.stats.accepted}`,
-        postWebhook(job.webhook, record.body, { http, log: logger.forJob(job) }),
+        postWebhook(job.webhook, record.body, { http, lookupHost, log: logger.forJob(job) }),
       );
     }
   }

@@ -52,7 +52,13 @@ export async function runDevApi(setup: WorkerSetup): Promise<number> {
     queueLimit: config.queueSize ?? DEFAULT_DEV_QUEUE,
   });
   worker.gate.limit = limit;
-  const dev = devAppFor({ worker, logger, http: runtime.http, started: true });
+  const dev = devAppFor({
+    worker,
+    logger,
+    http: runtime.http,
+    lookupHost: runtime.lookupHost,
+    started: true,
+  });
   const unlisten = worker.listen((signal, listener) => runtime.onSignal(signal, listener));
   const server = await runtime.serve(dev.fetch, { hostname, port });
   try {

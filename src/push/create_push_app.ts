@@ -8,6 +8,7 @@
 import { type Context, Hono } from "hono";
 import { parseConfig, type StartOptions, type WorkerConfig } from "../config.ts";
 import { fetchClient, type HttpClient } from "../http_client.ts";
+import type { LookupHost } from "../runtime.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
 import { JobWorker } from "../worker/job_worker.ts";
@@ -34,6 +35,12 @@ export interface PushAppOptions extends StartOptions {
   logger?: RunPodLogger;
   /** The client that posts webhooks. @default fetch */
   http?: HttpClient;
+  /**
+   * Resolves webhook host names, so a name that resolves to a refused address is refused too:
+   * pass the adapter's (`runtime.lookupHost` from `edgepod/node`, `/deno` or `/bun`).
+   * @default none: names are judged as written
+   */
+  lookupHost?: LookupHost;
   /** The worker's identity. @default a random worker id */
   info?: WorkerInfo;
 }
@@ -48,6 +55,8 @@ export interface PushAppParts {
   logger: RunPodLogger;
   /** The client that posts webhooks. */
   http: HttpClient;
+  /** Resolves webhook host names for the webhook rule ({@linkcode LookupHost}). @default none */
+  lookupHost?: LookupHost;
   /** Who may submit. */
   auth: PushAuthOptions;
   /** The caller starts the worker itself (push mode does, to log the limit). @default false */
@@ -106,12 +115,19 @@ export interface PushApp {
  * ```
  */
 export function createPushApp(options: PushAppOptions): PushApp {
-  const { auth = {}, logger: givenLogger, http = fetchClient, info: givenInfo, ...start } = options;
+  const {
+    auth = {},
+    logger: givenLogger,
+    http = fetchClient,
+    info: givenInfo,
+    lookupHost,
+    ...start
+  } = options;
   const config = parseConfig(start);
   const logger = givenLogger ?? new RunPodLogger({ level: "INFO" });
   const info = givenInfo ?? webWorkerInfo();
   const worker = new JobWorker({ config, logger, info, queueLimit: config.queueSize });
-  return pushAppFor({ worker, config, logger, http, auth });
+  return pushAppFor({ worker, config, logger, http, lookupHost, auth });
 }
 
 /**
@@ -127,11 +143,11 @@ export function createPushApp(options: PushAppOptions): PushApp {
  * ```
  */
 export function pushAppFor(parts: PushAppParts): PushApp {
-  const { worker, config, logger, http, auth } = parts;
+  const { worker, config, logger, http, lookupHost, auth } = parts;
   if (auth.oidc !== undefined) checkOidcOptions(auth.oidc);
   const rejected: Partial<Record<RejectReason, number>> = {};
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
-  const jobs = new PushJobs({ worker, config, logger, http, reject });
+  const jobs = new PushJobs({ worker, config, logger, http, lookupHost, reject });
   const authOn = hasPushAuth(auth);
 
   const app = new Hono();

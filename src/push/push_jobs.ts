@@ -8,6 +8,7 @@
 import type { WorkerConfig } from "../config.ts";
 import { JobStoppedError } from "../errors.ts";
 import type { HttpClient } from "../http_client.ts";
+import type { LookupHost } from "../runtime.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
 import type { Job } from "../types.ts";
 import { validateInput } from "../validate_input.ts";
@@ -39,6 +40,8 @@ export interface PushJobsOptions {
   logger: RunPodLogger;
   /** The client that posts webhooks. */
   http: HttpClient;
+  /** Resolves webhook host names for the webhook rule ({@linkcode LookupHost}). @default none */
+  lookupHost?: LookupHost;
   /** Counts a refusal for `/metrics`. */
   reject: (reason: RejectReason) => void;
 }
@@ -229,8 +232,13 @@ export class PushJobs {
     tracked.feed?.end(body);
     const webhook = job.webhook;
     if (typeof webhook === "string" && !tracked.dropped) {
-      const { worker, http, logger } = this.#o;
-      const delivery = postWebhook(webhook, body, { http, log: logger.forJob(job) });
+      const { worker, http, lookupHost, logger, config } = this.#o;
+      const delivery = postWebhook(webhook, body, {
+        http,
+        lookupHost,
+        hosts: config.push.webhookHosts,
+        log: logger.forJob(job),
+      });
       tracked.delivery = delivery;
       worker.track(`webhook:${job.id}`, delivery);
     }

@@ -79,6 +79,7 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
     config: served,
     logger,
     http: runtime.http,
+    lookupHost: runtime.lookupHost,
     auth,
     started: true,
   });

@@ -4,9 +4,12 @@
  * @module
  */
 
+import { abortable } from "../async/abortable.ts";
 import { retry } from "../async/retry.ts";
 import type { HttpClient } from "../http_client.ts";
+import type { LookupHost } from "../runtime.ts";
 import type { JobLogger } from "../types.ts";
+import { resolvedWebhookRefusal } from "./webhook_target.ts";
 
 /** Options for {@linkcode postWebhook}. */
 export interface PostWebhookOptions {
@@ -22,6 +25,13 @@ export interface PostWebhookOptions {
   minDelayMs?: number;
   /** Stops retrying (shutdown). */
   signal?: AbortSignal;
+  /**
+   * Resolves the URL's host name before each attempt, which is refused when it resolves to an
+   * address the webhook rule refuses ({@linkcode resolvedWebhookRefusal}). @default none
+   */
+  lookupHost?: LookupHost;
+  /** The normalised webhook host allowlist: when set, names are not resolved. @default [] */
+  hosts?: readonly string[];
 }
 
 /** An answer worth another attempt: a 5xx, a 429, a 408, or a network failure. */
@@ -30,8 +40,10 @@ class RetryableAnswer extends Error {}
 /**
  * POSTs `body` as JSON to `url`, retrying 5xx, 408, 429 and network errors with back-off. A
  * 2xx is delivery; another 4xx is final, and so is a 3xx: redirects are not followed, so a
- * receiver cannot send the worker to a host the submission could not name. It never throws: it
- * resolves to whether the webhook took the body, and logs why not.
+ * receiver cannot send the worker to a host the submission could not name. With `lookupHost`,
+ * each attempt first resolves the host name: a name that does not resolve is a network error,
+ * and one that resolves to a refused address ends delivery. It never throws: it resolves to
+ * whether the webhook took the body, and logs why not.
  *
  * @param url The webhook URL (http or https).
  * @param body The JSON body.
@@ -51,11 +63,18 @@ export async function postWebhook(
   body: string,
   options: PostWebhookOptions,
 ): Promise<boolean> {
-  const { http, log, signal } = options;
+  const { http, log, signal, lookupHost } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
   try {
     await retry(async () => {
       const attempt = AbortSignal.timeout(timeoutMs);
+      if (lookupHost) {
+        const check = resolvedWebhookRefusal(url, options.hosts ?? [], lookupHost);
+        const refusal = await abortable(check, attempt).catch((error) => {
+          throw new RetryableAnswer(`DNS lookup failed: ${String(error)}`);
+        });
+        if (refusal !== undefined) throw new Error(`refused: ${refusal}`);
+      }
       const res = await http({
         method: "POST",
         url,

@@ -6,12 +6,20 @@
  * - Always: no link-local, unspecified, multicast or reserved address literals, and not the
  *   cloud metadata names, in any of the spellings a URL parser accepts (`2852039166`,
  *   `0xa9.0xfe.0xa9.0xfe`, `[::ffff:169.254.169.254]` all are `169.254.169.254`).
- * - With an allowlist (`push.webhookHosts` or `EDGEPOD_WEBHOOK_HOSTS`): only the hosts it names.
- *   Host names are not resolved here, so a name that resolves to a private address passes the
- *   first rule; the allowlist is the control for that.
+ * - With an allowlist (`push.webhookHosts` or `EDGEPOD_WEBHOOK_HOSTS`): only the hosts it names,
+ *   whatever they resolve to.
+ *
+ * A host name is checked twice: as written when the job is submitted ({@linkcode webhookRefusal}),
+ * and, where the runtime can resolve names, by the addresses it resolves to before each delivery
+ * attempt ({@linkcode resolvedWebhookRefusal}), so `hook.attacker.example` pointing at
+ * `169.254.169.254` is refused too. The HTTP client resolves the name again when it connects, so
+ * a DNS server that answers differently within that moment (DNS rebinding) can still slip past;
+ * the allowlist closes that.
  *
  * @module
  */
+
+import type { LookupHost } from "../runtime.ts";
 
 /** The cloud metadata services' host names (their addresses are link-local, refused anyway). */
 const METADATA_NAMES = new Set(["metadata.google.internal", "metadata.goog"]);
@@ -114,6 +122,45 @@ export function webhookRefusal(url: string, hosts: readonly string[] = []): stri
   const reserved = reservedAddress(host);
   if (reserved !== undefined) {
     return `its host ${host} is ${reserved}; webhooks may not call such addresses (cloud metadata services live there)`;
+  }
+  return undefined;
+}
+
+/**
+ * Why a webhook URL may not be called, judged by the addresses its host name resolves to, or
+ * `undefined` when it may. Nothing is resolved when an allowlist is set (it names the hosts the
+ * operator trusts) or when the host is an address literal ({@linkcode webhookRefusal} judged it).
+ *
+ * @param url The webhook URL, already passed by {@linkcode webhookRefusal}.
+ * @param hosts The normalised allowlist; empty for none.
+ * @param lookup The runtime's resolver.
+ * @returns The reason, or `undefined`.
+ * @throws What `lookup` throws (a name that does not resolve): a network failure to retry.
+ *
+ * @example
+ * ```ts
+ * import { resolvedWebhookRefusal } from "./webhook_target.ts";
+ * const lookup = (name: string) =>
+ *   Promise.resolve(name === "hook.example" ? ["169.254.169.254"] : ["10.0.0.7"]);
+ * console.assert(await resolvedWebhookRefusal("http://hook.example/", [], lookup) !== undefined);
+ * console.assert(await resolvedWebhookRefusal("http://ok.example/", [], lookup) === undefined);
+ * ```
+ */
+export async function resolvedWebhookRefusal(
+  url: string,
+  hosts: readonly string[],
+  lookup: LookupHost,
+): Promise<string | undefined> {
+  if (hosts.length > 0) return undefined;
+  const host = hostOf(new URL(url));
+  if (host.includes(":") || ipv4Octets(host)) return undefined;
+  for (const address of await lookup(host)) {
+    const plain = address.split("%")[0]!.toLowerCase(); // fe80::1%eth0: the zone is not the address
+    const canonical = plain.includes(":") ? canonicalIpv6(plain) ?? plain : plain;
+    const reserved = reservedAddress(canonical);
+    if (reserved !== undefined) {
+      return `its host ${host} resolves to ${address}, ${reserved}; webhooks may not call such addresses (cloud metadata services live there)`;
+    }
   }
   return undefined;
 }
