@@ -12,7 +12,7 @@ import { fetchClient } from "../src/http_client.ts";
 import type { Runtime, Server, ThreadHandle } from "../src/runtime.ts";
 import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
-import { lookupHost } from "./_lookup_host.ts";
+import { lookupPermittedHost } from "./_lookup_host.ts";
 import { startWebThread } from "./_web_thread.ts";
 
 export * from "../src/mod.ts";
@@ -108,7 +108,7 @@ export const runtime: Runtime = {
     return startWebThread(source, data).handle;
   },
   http: fetchClient,
-  lookupHost,
+  lookupHost: lookupPermittedHost,
   residentMemory: () => Deno.memoryUsage().rss,
 };
 

@@ -37,7 +37,7 @@ const runners = {
     cmd: join(bin, "deno"),
     args: [
       "test",
-      "--allow-net=127.0.0.1",
+      "--allow-net=127.0.0.1,localhost",
       "--allow-env",
       "--allow-read",
       "--allow-write",

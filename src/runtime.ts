@@ -9,7 +9,10 @@
 import type { HttpClient } from "./http_client.ts";
 
 /**
- * Resolves a host name to its IP addresses (`["127.0.0.1", "::1"]`); rejects when it cannot.
+ * Resolves a host name to its IP addresses (`["127.0.0.1", "::1"]`); rejects when the name does
+ * not resolve. `undefined` means the runtime may not resolve it (Deno with net permission for
+ * `host:port` only): the name is then judged as written, and the runtime's own net permission
+ * is what limits where the request can go.
  *
  * @example
  * ```ts
@@ -19,7 +22,7 @@ import type { HttpClient } from "./http_client.ts";
  * console.assert((await fixed("localhost"))[0] === "127.0.0.1");
  * ```
  */
-export type LookupHost = (hostname: string) => Promise<readonly string[]>;
+export type LookupHost = (hostname: string) => Promise<readonly string[] | undefined>;
 
 /** A request handler in the Web `fetch` shape, as Hono's `app.fetch`. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { deferred } from "../src/async/deferred.ts";
 import { type Child, startChild } from "./support/child.ts";
 import { startOidcIssuer } from "./support/oidc_issuer.ts";
-import { currentRuntime, repoRoot } from "./support/runtime.ts";
+import { currentRuntime, repoRoot, runtimeName } from "./support/runtime.ts";
 
 const WORKER = `${repoRoot}test/fixtures/worker.ts`;
 
@@ -18,8 +18,12 @@ interface PushChild extends AsyncDisposable {
 async function startPush(
   args: string[],
   env: Record<string, string> = {},
+  denoFlags?: string[],
 ): Promise<PushChild> {
-  const child = startChild(WORKER, args, { env: { FIXTURE_HANDLER: "awaitUrl", ...env } });
+  const child = startChild(WORKER, args, {
+    env: { FIXTURE_HANDLER: "awaitUrl", ...env },
+    denoFlags,
+  });
   const ready = await child.waitForLine(/Push worker .* ready on http:\/\//);
   const url = ready.match(/ready on (http:\/\/[^:]+:\d+)/)![1]!;
   return {
@@ -173,6 +177,34 @@ test("push mode: a webhook named by host is resolved first, and an allowed name 
     const ok = await post(push.url, {
       id: "n1",
       input: 6,
+      webhook: `http://localhost:${hook.port}/hook`,
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await hooked.promise, await ok.json());
+  } finally {
+    await hook.close();
+  }
+});
+
+test("push mode on Deno: a webhook host granted only with its port is still delivered to", {
+  skip: runtimeName !== "deno" && `Deno's net permission only: skipped on ${runtimeName}`,
+}, async () => {
+  const runtime = await currentRuntime();
+  const hooked = deferred<unknown>();
+  const hook = await runtime.serve(async (request) => {
+    hooked.resolve(await request.json());
+    return new Response(null, { status: 204 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    // Deno refuses to resolve `localhost` under this grant, though fetch may reach it.
+    await using push = await startPush(["--push", "--port", "0"], { FIXTURE_HANDLER: "echo" }, [
+      "--allow-env",
+      "--allow-read",
+      `--allow-net=127.0.0.1,localhost:${hook.port}`,
+    ]);
+    const ok = await post(push.url, {
+      id: "p1",
+      input: 7,
       webhook: `http://localhost:${hook.port}/hook`,
     });
     assert.equal(ok.status, 200);

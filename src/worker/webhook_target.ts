@@ -154,7 +154,7 @@ export async function resolvedWebhookRefusal(
   if (hosts.length > 0) return undefined;
   const host = hostOf(new URL(url));
   if (host.includes(":") || ipv4Octets(host)) return undefined;
-  for (const address of await lookup(host)) {
+  for (const address of await lookup(host) ?? []) {
     const plain = address.split("%")[0]!.toLowerCase(); // fe80::1%eth0: the zone is not the address
     const canonical = plain.includes(":") ? canonicalIpv6(plain) ?? plain : plain;
     const reserved = reservedAddress(canonical);
