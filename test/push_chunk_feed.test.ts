@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ChunkFeed, REPLAY_CHUNKS } from "../src/push/chunk_feed.ts";
+import { ChunkFeed, MAX_LAG_CHARS, REPLAY_CHARS, REPLAY_CHUNKS } from "../src/push/chunk_feed.ts";
 
 const decoder = new TextDecoder();
 const lines = (bytes: Uint8Array) => decoder.decode(bytes).trim().split("\n");
@@ -93,3 +93,72 @@ test("ChunkFeed: when the pacing watcher cancels, a waiting write goes on and wr
   for (let i = 0; i < 1000; i++) await writer.write(i);
   await writer.close();
 });
+
+test("ChunkFeed bounds a later watcher by characters: big chunks cut a laggard off, not the job", async () => {
+  const feed = new ChunkFeed();
+  const first = feed.watch("ndjson").getReader();
+  const laggard = feed.watch("ndjson").getReader(); // never reads
+  const big = "x".repeat(256 * 1024);
+  const count = Math.ceil(MAX_LAG_CHARS / big.length) + 4;
+  let read = 0;
+  const reading = (async () => {
+    while (true) {
+      const next = await first.read();
+      if (next.done) return;
+      read += lines(next.value).filter((line) => line.startsWith('{"output"')).length;
+    }
+  })();
+  const writer = feed.sink().getWriter();
+  for (let i = 0; i < count; i++) await writer.write(big); // none of these writes fails
+  await writer.close();
+  await assert.rejects(laggard.read(), /fell too far behind the stream/);
+  assert.equal(feed.watchers, 1, "only the laggard was cut off");
+  feed.end('{"status":"COMPLETED"}');
+  await reading;
+  assert.equal(read, count, "the reading watcher got every chunk");
+});
+
+test("ChunkFeed keeps at most REPLAY_CHARS of replay, the newest chunks, and always the last one", async () => {
+  const feed = new ChunkFeed();
+  const writer = feed.sink().getWriter();
+  const size = 300 * 1024;
+  const total = 40;
+  for (let i = 0; i < total; i++) await writer.write(`${i}:${"y".repeat(size)}`);
+  const late = await readAll(feed, () => feed.end('{"status":"COMPLETED"}'));
+  const kept = late.slice(0, -1).map((line) => Number(JSON.parse(line).output.split(":")[0]));
+  assert.ok(kept.length < total && kept.length > 0, `kept ${kept.length} of ${total}`);
+  assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => total - kept.length + i));
+  assert.ok(late.slice(0, -1).join("\n").length <= REPLAY_CHARS, "within the replay bound");
+  // One chunk larger than the bound is still replayed, alone.
+  const huge = new ChunkFeed();
+  const w = huge.sink().getWriter();
+  await w.write("a");
+  await w.write("z".repeat(REPLAY_CHARS + 10));
+  const lone = await readAll(huge, () => huge.end('{"status":"COMPLETED"}'));
+  assert.equal(lone.length, 2);
+  assert.equal(JSON.parse(lone[0]!).output.length, REPLAY_CHARS + 10);
+  // A watcher that keeps up takes a chunk bigger than the lag bound.
+  const wide = new ChunkFeed();
+  const a = wide.watch("ndjson").getReader();
+  const b = wide.watch("ndjson").getReader();
+  const pendingB = b.read();
+  const ww = wide.sink().getWriter();
+  const writing = ww.write("q".repeat(MAX_LAG_CHARS + 1));
+  assert.equal(
+    JSON.parse(decoder.decode((await a.read()).value!)).output.length,
+    MAX_LAG_CHARS + 1,
+  );
+  assert.equal(
+    JSON.parse(decoder.decode((await pendingB).value!)).output.length,
+    MAX_LAG_CHARS + 1,
+  );
+  await writing;
+  assert.equal(wide.watchers, 2);
+});
+
+/** A late watcher's whole body, as NDJSON lines, after `end` is called. */
+async function readAll(feed: ChunkFeed, end: () => void): Promise<string[]> {
+  const body = feed.watch("ndjson");
+  end();
+  return (await new Response(body).text()).trim().split("\n");
+}

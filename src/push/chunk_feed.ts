@@ -13,9 +13,17 @@ export type FeedFormat = "sse" | "ndjson";
 
 /** How many chunks are kept for watchers that attach later (a redelivered id). */
 export const REPLAY_CHUNKS = 1024;
+/** How many characters of chunk JSON the replay keeps at most (the newest chunk always). */
+export const REPLAY_CHARS = 4 * 1024 * 1024;
 
 /** How many chunks a later watcher may lag behind before it is cut off. */
 const MAX_LAG = 4096;
+/**
+ * How many characters a later watcher may hold unread before it is cut off: a replay, and as
+ * much again (a chunk it has room for is always taken: a reader that keeps up is never cut
+ * off). Bounds its memory, and keeps the joined text far below the engines' string limit.
+ */
+export const MAX_LAG_CHARS = 2 * REPLAY_CHARS + 1024 * 1024;
 /** The first watcher's unread chunks (and characters) past which the handler waits for it. */
 const PACE_CHUNKS = 64;
 const PACE_CHARS = 64 * 1024;
@@ -43,7 +51,8 @@ interface Watcher {
  * yields gets fewer, larger writes instead of one per event. The handler's writes wait while the
  * first watcher is {@linkcode PACE_CHUNKS} chunks or {@linkcode PACE_CHARS} characters behind
  * (an SSE client reading slowly slows the generator); later watchers get a replay of the last
- * {@linkcode REPLAY_CHUNKS} chunks and are cut off if they fall far behind. With no watcher left
+ * {@linkcode REPLAY_CHUNKS} chunks ({@linkcode REPLAY_CHARS} characters at most) and are cut off
+ * when they fall {@linkcode MAX_LAG_CHARS} characters or 4,096 chunks behind. With no watcher left
  * (clients gone), writes do not wait and the job runs to its stored result.
  *
  * @example
@@ -61,9 +70,11 @@ interface Watcher {
  */
 export class ChunkFeed {
   readonly #watchers: Watcher[] = [];
-  /** The last {@linkcode REPLAY_CHUNKS} chunks' JSON, a ring from `#oldest`. */
-  readonly #history: string[] = [];
+  /** The kept chunks' JSON, oldest first from `#oldest` (the array is compacted now and then). */
+  #history: string[] = [];
   #oldest = 0;
+  /** The characters held by the kept chunks. */
+  #historyChars = 0;
   #final?: string;
 
   /** Watchers attached now. */
@@ -110,8 +121,8 @@ export class ChunkFeed {
       start: (controller) => {
         let replay = "";
         const history = this.#history;
-        for (let i = 0; i < history.length; i++) {
-          replay += chunkEvent(history[(this.#oldest + i) % history.length]!, format);
+        for (let i = this.#oldest; i < history.length; i++) {
+          replay += chunkEvent(history[i]!, format);
         }
         watcher = { controller, format, pending: replay, lag: 0, wanting: false, ending: false };
         if (this.#final !== undefined) {
@@ -148,15 +159,27 @@ export class ChunkFeed {
 
   #remember(json: string): void {
     const history = this.#history;
-    if (history.length < REPLAY_CHUNKS) history.push(json);
-    else {
-      history[this.#oldest] = json;
-      this.#oldest = (this.#oldest + 1) % REPLAY_CHUNKS;
+    history.push(json);
+    this.#historyChars += json.length;
+    while (
+      history.length - this.#oldest > REPLAY_CHUNKS ||
+      (this.#historyChars > REPLAY_CHARS && history.length - this.#oldest > 1)
+    ) {
+      this.#historyChars -= history[this.#oldest]!.length;
+      history[this.#oldest++] = ""; // released now, not at the next compaction
+    }
+    if (this.#oldest >= REPLAY_CHUNKS) {
+      this.#history = history.slice(this.#oldest);
+      this.#oldest = 0;
     }
   }
 
   #send(watcher: Watcher, text: string): void {
-    if (watcher !== this.#watchers[0] && watcher.lag >= MAX_LAG) {
+    if (
+      watcher !== this.#watchers[0] &&
+      (watcher.lag >= MAX_LAG ||
+        (watcher.pending !== "" && watcher.pending.length + text.length > MAX_LAG_CHARS))
+    ) {
       this.#fail(watcher, new RangeError("fell too far behind the stream"));
       return;
     }
