@@ -190,7 +190,10 @@ export class RunPodLogger implements Logger {
   }
 }
 
-/** A job's logger: one object per job, its methods on the prototype. */
+/**
+ * A job's logger: one object per job. Its methods are bound (arrow fields), so a handler may pass
+ * one on its own: `.catch(ctx.log.error)`, `const { info } = ctx.log`.
+ */
 class BoundJobLogger implements JobLogger {
   readonly #logger: RunPodLogger;
   readonly #id: string;
@@ -206,25 +209,11 @@ class BoundJobLogger implements JobLogger {
     if (this.#logger.enabled(level)) this.#logger.log(level, message, this.#id, this.#batch);
   }
 
-  trace(message: unknown): void {
-    this.#at("TRACE", message);
-  }
-
-  debug(message: unknown): void {
-    this.#at("DEBUG", message);
-  }
-
-  info(message: unknown): void {
-    this.#at("INFO", message);
-  }
-
-  warn(message: unknown): void {
-    this.#at("WARN", message);
-  }
-
-  error(message: unknown): void {
-    this.#at("ERROR", message);
-  }
+  readonly trace = (message: unknown): void => this.#at("TRACE", message);
+  readonly debug = (message: unknown): void => this.#at("DEBUG", message);
+  readonly info = (message: unknown): void => this.#at("INFO", message);
+  readonly warn = (message: unknown): void => this.#at("WARN", message);
+  readonly error = (message: unknown): void => this.#at("ERROR", message);
 }
 
 /**
