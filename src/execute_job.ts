@@ -318,6 +318,14 @@ async function drainStream(
   }
 }
 
+/**
+ * A job's `ctx`: a plain object whose properties are all its own, so handlers may spread it
+ * (`{ ...ctx, log }`), destructure it, wrap it (`Object.create`, `Proxy`) or replace
+ * `ctx.progress`. `signal` is an own getter, so the worker makes a job's `AbortController` only
+ * when the handler reads it (on Node one costs about 2.6 µs). The getter makes the object
+ * literal dearer than a class instance with prototype getters (about 0.6 µs a job on V8, 0.05 on
+ * Bun), which broke all of those idioms.
+ */
 function jobContext(
   job: Job,
   signal: () => AbortSignal,
@@ -325,44 +333,16 @@ function jobContext(
   info: WorkerInfo,
   progress: ((update: unknown) => Promise<void>) | undefined,
 ): JobContext {
-  return new RunContext(job.id, signal, log, info, progress);
-}
-
-/**
- * A job's `ctx`: one object per job with its getters on the prototype (an object literal with a
- * getter costs a fresh accessor per job). `progress` is made on first read and bound, so a
- * handler may destructure it (`async (job, { progress }) => ...`).
- */
-class RunContext implements JobContext {
-  readonly jobId: string;
-  readonly workerId: string;
-  readonly endpointId: string | undefined;
-  readonly log: JobLogger;
-  readonly #signal: () => AbortSignal;
-  #progress?: (update: unknown) => Promise<void>;
-
-  constructor(
-    jobId: string,
-    signal: () => AbortSignal,
-    log: JobLogger,
-    info: WorkerInfo,
-    progress: ((update: unknown) => Promise<void>) | undefined,
-  ) {
-    this.jobId = jobId;
-    this.workerId = info.workerId;
-    this.endpointId = info.endpointId;
-    this.log = log;
-    this.#signal = signal;
-    this.#progress = progress;
-  }
-
-  get signal(): AbortSignal {
-    return this.#signal();
-  }
-
-  get progress(): (update: unknown) => Promise<void> {
-    return this.#progress ??= logProgress(this.log);
-  }
+  return {
+    get signal() {
+      return signal();
+    },
+    jobId: job.id,
+    workerId: info.workerId,
+    endpointId: info.endpointId,
+    log,
+    progress: progress ?? logProgress(log),
+  };
 }
 
 function logProgress(log: JobLogger): (update: unknown) => Promise<void> {

@@ -369,6 +369,41 @@ test("executeJob(): a handler may destructure ctx (signal, progress, log, ids)",
   assert.match(logged.lines(), /Progress: \{"step":2\}/);
 });
 
+test("executeJob(): ctx survives spread, Object.create, Proxy, a replaced progress and detached log methods", async () => {
+  const updates: unknown[] = [];
+  const { options, lines } = setup({
+    progress: (u) => Promise.resolve(void updates.push(u)),
+    handler: async (_job, ctx) => {
+      const spread = { ...ctx, extra: 1 };
+      const copied = Object.assign({}, ctx);
+      const derived = Object.create(ctx) as typeof ctx;
+      const proxied = new Proxy(ctx, {});
+      const seen = [spread, copied, derived, proxied].map((c) => [
+        c.signal.aborted,
+        c.jobId,
+        typeof c.progress,
+        typeof c.log.info,
+      ]);
+      await spread.progress("from a spread");
+      await proxied.progress("through a proxy");
+      const original = ctx.progress;
+      ctx.progress = (u) => original({ wrapped: u }); // a handler may wrap it
+      await ctx.progress("x");
+      const { warn } = ctx.log;
+      warn("detached warn");
+      await Promise.reject(new Error("boom")).catch(ctx.log.error);
+      return seen;
+    },
+  });
+  const done = await executeJob(job(), options);
+  assert.equal(done.result.error, undefined, String(done.result.error));
+  const row = [false, "job-1", "function", "function"];
+  assert.deepEqual(done.result.output, [row, row, row, row]);
+  assert.deepEqual(updates, ["from a spread", "through a proxy", { wrapped: "x" }]);
+  assert.match(lines(), /WARN   \| job-1 \| detached warn\n/);
+  assert.match(lines(), /ERROR  \| job-1 \| Error: boom/);
+});
+
 test("executeJob() gives the handler its ids and a job logger", async () => {
   const { options, lines } = setup({
     handler: (_job, ctx) => {
