@@ -35,6 +35,20 @@ test("webhookRefusal() refuses metadata, link-local, unspecified, multicast and 
     ["http://[ff02::1]/", /multicast/],
     ["http://255.255.255.255/", /broadcast/],
     ["http://240.0.0.1/", /reserved/],
+    // IPv4 reached through a translator or tunnel: NAT64, local-use NAT64, translated, 6to4.
+    ["http://[64:ff9b::a9fe:a9fe]/", /link-local/],
+    ["http://[64:ff9b::169.254.169.254]/", /link-local/],
+    ["http://[64:ff9b:1::a9fe:a9fe]/", /link-local/],
+    ["http://[::ffff:0:a9fe:a9fe]/", /link-local/],
+    ["http://[2002:a9fe:a9fe::]/", /link-local/],
+    // Metadata services outside link-local, and their short names.
+    ["http://100.100.100.200/latest/meta-data/", /cloud metadata address/], // Alibaba Cloud
+    ["http://192.0.0.192/", /cloud metadata address/], // Oracle Cloud (legacy)
+    ["http://168.63.129.16/", /cloud metadata address/], // Azure WireServer
+    ["http://[64:ff9b::6464:64c8]/", /cloud metadata address/], // 100.100.100.200 via NAT64
+    ["http://metadata/computeMetadata/v1/", /cloud metadata service/],
+    ["http://instance-data/latest/", /cloud metadata service/],
+    ["http://metadata.google.internal../", /cloud metadata service/],
   ];
   for (const [url, why] of refused) {
     const refusal = webhookRefusal(url);
@@ -57,6 +71,9 @@ test("webhookRefusal() lets ordinary, private and loopback receivers through wit
       "http://[2001:db8::1]/",
       "http://169.253.255.255/",
       "http://223.255.255.255/",
+      "http://[64:ff9b::a00:7]/", // 10.0.0.7 through NAT64
+      "http://[2002:a00:7::1]/", // 10.0.0.7's 6to4 network
+      "http://metadata.example.com/",
     ]
   ) assert.equal(webhookRefusal(url), undefined, url);
 });
@@ -322,4 +339,53 @@ test("postWebhook() with a resolver: a name that resolves to a refused address g
   } finally {
     await receiver.close();
   }
+});
+
+test("postWebhook() logs a failed delivery without the URL's credentials", async () => {
+  const runtime = await currentRuntime();
+  const receiver = await runtime.serve(() => new Response(null, { status: 400 }), {
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const lines: string[] = [];
+  const logger = new RunPodLogger({ level: "ERROR", write: (text) => void lines.push(text) });
+  try {
+    const url = `http://hookuser:s3cret-token@127.0.0.1:${receiver.port}/hook`;
+    assert.equal(
+      await postWebhook(url, "{}", { http: runtime.http, log: logger.forJob({ id: "j" }) }),
+      false,
+    );
+    logger.flush();
+    const log = lines.join("");
+    assert.match(
+      log,
+      /Webhook http:\/\/\*\*\*@127\.0\.0\.1:\d+\/hook did not take the result: HTTP 400/,
+    );
+    assert.doesNotMatch(log, /s3cret-token|hookuser/);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test("postWebhook() on Deno: a host outside --allow-net is refused once, not retried", {
+  skip: runtimeName !== "deno" && `Deno's net permission only: skipped on ${runtimeName}`,
+}, async () => {
+  const runtime = await currentRuntime();
+  const lines: string[] = [];
+  const logger = new RunPodLogger({ level: "ERROR", write: (text) => void lines.push(text) });
+  let asked = 0;
+  const http: typeof runtime.http = (request) => {
+    asked++;
+    return runtime.http(request);
+  };
+  // The suite's Deno has net permission for 127.0.0.1 and localhost only.
+  const url = "http://not-permitted.example:8099/hook";
+  if (denoMayResolve("not-permitted.example")) return; // run with -A: nothing to refuse
+  assert.equal(
+    await postWebhook(url, "{}", { http, log: logger.forJob({ id: "j" }), minDelayMs: 1 }),
+    false,
+  );
+  assert.equal(asked, 1, "a permission refusal is final");
+  logger.flush();
+  assert.match(lines.join(""), /did not take the result: refused by Deno: NotCapable/);
 });

@@ -83,6 +83,8 @@ export async function postWebhook(
         signal: signal ? AbortSignal.any([signal, attempt]) : attempt,
         redirect: "manual",
       }).catch((error) => {
+        // Deno without net permission for the host: no later attempt would be allowed either.
+        if ((error as Error)?.name === "NotCapable") throw new Error(`refused by Deno: ${error}`);
         throw new RetryableAnswer(`network error: ${String(error)}`);
       });
       if (res.status >= 200 && res.status < 300) return;
@@ -105,10 +107,23 @@ export async function postWebhook(
     return true;
   } catch (error) {
     log.error(
-      `Webhook ${url} did not take the result: ${
+      `Webhook ${withoutCredentials(url)} did not take the result: ${
         error instanceof Error ? error.message : String(error)
       }`,
     );
     return false;
+  }
+}
+
+/** The URL with any `user:password@` blanked, for logs (webhook URLs may carry credentials). */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "***";
+    parsed.password = "";
+    return parsed.href;
+  } catch {
+    return url;
   }
 }

@@ -22,7 +22,15 @@
 import type { LookupHost } from "../runtime.ts";
 
 /** The cloud metadata services' host names (their addresses are link-local, refused anyway). */
-const METADATA_NAMES = new Set(["metadata.google.internal", "metadata.goog"]);
+const METADATA_NAMES = new Set([
+  "metadata.google.internal",
+  "metadata.goog",
+  "metadata", // GCE's short name, through the VM's search domain
+  "instance-data", // EC2's name for 169.254.169.254
+  "instance-data.ec2.internal",
+]);
+/** Metadata services outside the link-local range: Alibaba Cloud, Oracle Cloud (legacy), Azure. */
+const METADATA_V4 = new Set(["100.100.100.200", "192.0.0.192", "168.63.129.16"]);
 /** AWS's IPv6 metadata address, in a unique-local range that private networks also use. */
 const AWS_METADATA_V6 = "fd00:ec2::254";
 const IPV4_REGEXP = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -169,7 +177,7 @@ export async function resolvedWebhookRefusal(
 function hostOf(url: URL): string {
   const host = url.hostname.toLowerCase();
   if (host.startsWith("[")) return host.slice(1, -1);
-  return host.endsWith(".") ? host.slice(0, -1) : host;
+  return host.replace(/\.+$/, "");
 }
 
 function matches(host: string, entry: string): boolean {
@@ -189,16 +197,33 @@ function reservedAddress(host: string): string | undefined {
   if (groups.every((g) => g === 0)) return "the unspecified address";
   if ((groups[0]! & 0xffc0) === 0xfe80) return "a link-local address";
   if ((groups[0]! & 0xff00) === 0xff00) return "a multicast address";
-  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) forms carry an IPv4 address.
-  if (groups.slice(0, 5).every((g) => g === 0) && (groups[5] === 0xffff || groups[5] === 0)) {
-    const [hi, lo] = [groups[6]!, groups[7]!];
-    if (groups[5] === 0 && hi === 0) return undefined; // ::1 and friends, not IPv4 forms
-    return reservedIpv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  const embedded = embeddedIpv4(groups);
+  return embedded ? reservedIpv4(embedded) : undefined;
+}
+
+/**
+ * The IPv4 address an IPv6 address carries where a translator or tunnel reaches it: mapped
+ * (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`), translated (`::ffff:0:a.b.c.d`), NAT64's
+ * well-known and local-use prefixes (`64:ff9b::a.b.c.d`, `64:ff9b:1::/48` with the address last)
+ * and 6to4 (`2002:AABB:CCDD::/48`).
+ */
+function embeddedIpv4(groups: number[]): number[] | undefined {
+  const octets = (hi: number, lo: number) => [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff];
+  const zero = (from: number, to: number) => groups.slice(from, to).every((g) => g === 0);
+  const [hi, lo] = [groups[6]!, groups[7]!];
+  if (zero(0, 5) && groups[5] === 0xffff) return octets(hi, lo);
+  if (zero(0, 6)) return hi === 0 ? undefined : octets(hi, lo); // ::1 and friends are not
+  if (zero(0, 4) && groups[4] === 0xffff && groups[5] === 0) return octets(hi, lo);
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && (zero(2, 6) || groups[2] === 1)) {
+    return octets(hi, lo);
   }
+  if (groups[0] === 0x2002) return octets(groups[1]!, groups[2]!);
   return undefined;
 }
 
-function reservedIpv4([a, b]: number[]): string | undefined {
+function reservedIpv4(octets: number[]): string | undefined {
+  const [a, b] = octets;
+  if (METADATA_V4.has(octets.join("."))) return "a cloud metadata address";
   if (a === 0) return "an unspecified address";
   if (a === 169 && b === 254) return "a link-local address";
   if (a! >= 224 && a! <= 239) return "a multicast address";
