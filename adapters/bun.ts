@@ -64,11 +64,16 @@ export const runtime: Runtime = {
   },
   exit: (code) => process.exit(code),
   serve(fetch, options = {}) {
-    const server = Bun.serve({
-      hostname: options.hostname ?? "127.0.0.1",
-      port: options.port ?? 0,
-      fetch,
-    });
+    let server: ReturnType<typeof Bun.serve>;
+    try {
+      server = Bun.serve({
+        hostname: options.hostname ?? "127.0.0.1",
+        port: options.port ?? 0,
+        fetch,
+      });
+    } catch (error) {
+      return Promise.reject(error); // a port in use: rejected, as the contract says
+    }
     return Promise.resolve<Server>({
       hostname: server.hostname,
       port: server.port,

@@ -49,7 +49,7 @@ export const runtime: Runtime = {
   // and importing it costs Node about as much as the rest of edgepod (see BENCHMARKS.md).
   async serve(fetch, options = {}) {
     const { serve } = await import("@hono/node-server");
-    return await new Promise<Server>((resolve) => {
+    return await new Promise<Server>((resolve, reject) => {
       const server = serve(
         { fetch, hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 },
         (info) =>
@@ -72,6 +72,11 @@ export const runtime: Runtime = {
               }),
           }),
       );
+      // A port in use (EADDRINUSE) or not permitted rejects, as on Deno and Bun, instead of an
+      // unhandled 'error' event that kills the process.
+      const failed = (error: Error) => reject(error);
+      server.once("error", failed);
+      server.once("listening", () => server.off("error", failed));
     });
   },
   startThread(source, data): ThreadHandle {

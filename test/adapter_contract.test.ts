@@ -57,6 +57,24 @@ test("adapter: serve() serves a fetch handler on loopback and close() stops it",
   await assert.rejects(fetch(`http://127.0.0.1:${server.port}/`));
 });
 
+test("adapter: serve() rejects when the port is in use, and the process lives on", async () => {
+  const runtime = await currentRuntime();
+  const first = await runtime.serve(() => new Response("first"), { hostname: "127.0.0.1" });
+  try {
+    await assert.rejects(
+      runtime.serve(() => new Response("second"), { hostname: "127.0.0.1", port: first.port }),
+      (error: unknown) => {
+        assert.match(String((error as Error).message ?? error), /EADDRINUSE|in use/i);
+        return true;
+      },
+    );
+    const res = await fetch(`http://127.0.0.1:${first.port}/`);
+    assert.equal(await res.text(), "first");
+  } finally {
+    await first.close();
+  }
+});
+
 test("adapter: http client sends headers and bodies and reads status, headers and body", async () => {
   const server = await runtime.serve(async (request) =>
     new Response(`${request.headers.get("authorization")}|${await request.text()}`, {

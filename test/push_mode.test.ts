@@ -214,6 +214,21 @@ test("push mode on Deno: a webhook host granted only with its port is still deli
   }
 });
 
+test("push mode: a port in use is a clean error and exit 1, not a crash", async () => {
+  const runtime = await currentRuntime();
+  const taken = await runtime.serve(() => new Response("taken"), { hostname: "127.0.0.1" });
+  try {
+    const child = startChild(WORKER, ["--push", "--port", String(taken.port)], {
+      env: { FIXTURE_HANDLER: "echo" },
+    });
+    assert.equal(await child.exited, 1);
+    assert.match(child.stdout, /ERROR {2}\| Worker failed: .*(EADDRINUSE|in use)/);
+    assert.doesNotMatch(child.stderr, /Unhandled 'error' event/);
+  } finally {
+    await taken.close();
+  }
+});
+
 test("push mode: EDGEPOD_WEBHOOK_HOSTS limits where webhooks go; an invalid entry exits 1", async () => {
   await using push = await startPush(["--push", "--port", "0"], {
     FIXTURE_HANDLER: "echo",
