@@ -343,7 +343,11 @@ export class JobWorker {
   async drain(): Promise<boolean> {
     const { drainTimeoutMs } = this.#config;
     if (this.size === 0) return true;
-    this.#logger.info(`Waiting up to ${drainTimeoutMs} ms for ${this.size} jobs to finish.`);
+    this.#logger.info(
+      `Waiting up to ${drainTimeoutMs} ms for ${this.size} ${
+        this.size === 1 ? "job" : "jobs"
+      } to finish.`,
+    );
     if (await this.#settledWithin(drainTimeoutMs)) return true;
     const aborted = this.abortAll(`the ${drainTimeoutMs} ms drain deadline passed`);
     // Aborted jobs deliver their FAILED outcomes now; deliveries in flight may be retrying.
