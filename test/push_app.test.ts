@@ -10,6 +10,7 @@ import { RunPodLogger } from "../src/run_pod_logger.ts";
 import type { Server } from "../src/runtime.ts";
 import type { Handler } from "../src/types.ts";
 import { currentRuntime } from "./support/runtime.ts";
+import { deliveryLogger, webhookReceiver } from "./support/webhook_receiver.ts";
 
 interface Served extends AsyncDisposable {
   url: string;
@@ -176,43 +177,24 @@ test("push: Prefer: respond-async answers 202 with Location, GET reads the statu
 });
 
 test("push: with lookupHost, a webhook whose name resolves to a link-local address is not called", async () => {
-  const runtime = await currentRuntime();
-  let received = 0;
-  const hook = await runtime.serve(() => {
-    received++;
-    return new Response(null, { status: 204 });
-  }, { hostname: "127.0.0.1", port: 0 });
-  const refused = deferred<string>();
-  const logger = new RunPodLogger({
-    level: "ERROR",
-    write: (text) => {
-      if (text.includes("did not take the result")) refused.resolve(text);
-    },
-  });
+  await using hook = await webhookReceiver();
+  const { logger, failed } = deliveryLogger();
   const asked: string[] = [];
   // A hostile DNS record: the name the submitter gave points at the metadata service.
   const lookupHost = (name: string) => {
     asked.push(name);
     return Promise.resolve(["169.254.169.254"]);
   };
-  try {
-    await using s = await serve(() => "done", { logger, lookupHost });
-    const res = await s.post({
-      id: "r1",
-      input: 1,
-      webhook: `http://localhost:${hook.port}/hook`,
-    });
-    assert.equal(res.status, 200, "the name passes the rule as written");
-    assert.equal((await res.json()).status, "COMPLETED");
-    assert.match(
-      await refused.promise,
-      /Webhook http:\/\/localhost:\d+\/hook did not take the result: refused: its host localhost resolves to 169\.254\.169\.254/,
-    );
-    assert.deepEqual(asked, ["localhost"]);
-    assert.equal(received, 0);
-  } finally {
-    await hook.close();
-  }
+  await using s = await serve(() => "done", { logger, lookupHost });
+  const res = await s.post({ id: "r1", input: 1, webhook: `http://localhost:${hook.port}/hook` });
+  assert.equal(res.status, 200, "the name passes the rule as written");
+  assert.equal((await res.json()).status, "COMPLETED");
+  assert.match(
+    await failed,
+    /Webhook http:\/\/localhost:\d+\/hook did not take the result: refused: its host localhost resolves to 169\.254\.169\.254/,
+  );
+  assert.deepEqual(asked, ["localhost"]);
+  assert.equal(hook.count, 0);
 });
 
 test("push: Accept: text/event-stream streams one event per chunk, then the final status", async () => {

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { deferred } from "../src/async/deferred.ts";
 import { type Child, startChild } from "./support/child.ts";
 import { startOidcIssuer } from "./support/oidc_issuer.ts";
+import { type WebhookReceiver, webhookReceiver } from "./support/webhook_receiver.ts";
 import { currentRuntime, repoRoot, runtimeName } from "./support/runtime.ts";
 
 const WORKER = `${repoRoot}test/fixtures/worker.ts`;
@@ -166,53 +167,30 @@ test("push mode: incomplete OIDC settings exit 1 naming the missing variable", a
 
 test("push mode: a webhook named by host is resolved first, and an allowed name gets the result", async () => {
   await using push = await startPush(["--push", "--port", "0"], { FIXTURE_HANDLER: "echo" });
-  const runtime = await currentRuntime();
-  const hooked = deferred<unknown>();
-  const hook = await runtime.serve(async (request) => {
-    hooked.resolve(await request.json());
-    return new Response(null, { status: 204 });
-  }, { hostname: "127.0.0.1", port: 0 });
-  try {
-    // `localhost` goes through the runner's resolver (on Deno: node:dns under --allow-net).
-    const ok = await post(push.url, {
-      id: "n1",
-      input: 6,
-      webhook: `http://localhost:${hook.port}/hook`,
-    });
-    assert.equal(ok.status, 200);
-    assert.deepEqual(await hooked.promise, await ok.json());
-  } finally {
-    await hook.close();
-  }
+  await using hook = await webhookReceiver();
+  // `localhost` goes through the runner's resolver (on Deno: node:dns under --allow-net).
+  await assertDelivered(push.url, `http://localhost:${hook.port}/hook`, hook);
 });
 
 test("push mode on Deno: a webhook host granted only with its port is still delivered to", {
   skip: runtimeName !== "deno" && `Deno's net permission only: skipped on ${runtimeName}`,
 }, async () => {
-  const runtime = await currentRuntime();
-  const hooked = deferred<unknown>();
-  const hook = await runtime.serve(async (request) => {
-    hooked.resolve(await request.json());
-    return new Response(null, { status: 204 });
-  }, { hostname: "127.0.0.1", port: 0 });
-  try {
-    // Deno refuses to resolve `localhost` under this grant, though fetch may reach it.
-    await using push = await startPush(["--push", "--port", "0"], { FIXTURE_HANDLER: "echo" }, [
-      "--allow-env",
-      "--allow-read",
-      `--allow-net=127.0.0.1,localhost:${hook.port}`,
-    ]);
-    const ok = await post(push.url, {
-      id: "p1",
-      input: 7,
-      webhook: `http://localhost:${hook.port}/hook`,
-    });
-    assert.equal(ok.status, 200);
-    assert.deepEqual(await hooked.promise, await ok.json());
-  } finally {
-    await hook.close();
-  }
+  await using hook = await webhookReceiver();
+  // Deno refuses to resolve `localhost` under this grant, though fetch may reach it.
+  await using push = await startPush(["--push", "--port", "0"], { FIXTURE_HANDLER: "echo" }, [
+    "--allow-env",
+    "--allow-read",
+    `--allow-net=127.0.0.1,localhost:${hook.port}`,
+  ]);
+  await assertDelivered(push.url, `http://localhost:${hook.port}/hook`, hook);
 });
+
+/** Submits a sync job with `webhook` and checks that the receiver got its answer's body. */
+async function assertDelivered(url: string, webhook: string, hook: WebhookReceiver) {
+  const ok = await post(url, { input: 7, webhook });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await hook.first, await ok.json());
+}
 
 test("push mode: a port in use is a clean error and exit 1, not a crash", async () => {
   const runtime = await currentRuntime();
@@ -243,23 +221,8 @@ test("push mode: EDGEPOD_WEBHOOK_HOSTS limits where webhooks go; an invalid entr
   const metadata = await post(push.url, { input: 1, webhook: "http://169.254.169.254/" });
   assert.equal(metadata.status, 400);
   // An allowed receiver gets the result.
-  const runtime = await currentRuntime();
-  const hooked = deferred<unknown>();
-  const hook = await runtime.serve(async (request) => {
-    hooked.resolve(await request.json());
-    return new Response(null, { status: 204 });
-  }, { hostname: "127.0.0.1", port: 0 });
-  try {
-    const ok = await post(push.url, {
-      id: "w1",
-      input: 5,
-      webhook: `http://127.0.0.1:${hook.port}/hook`,
-    });
-    assert.equal(ok.status, 200);
-    assert.deepEqual(await hooked.promise, await ok.json());
-  } finally {
-    await hook.close();
-  }
+  await using hook = await webhookReceiver();
+  await assertDelivered(push.url, `http://127.0.0.1:${hook.port}/hook`, hook);
   const invalid = startChild(WORKER, ["--push", "--port", "0"], {
     env: { FIXTURE_HANDLER: "echo", EDGEPOD_WEBHOOK_HOSTS: "https://hooks.example" },
   });
