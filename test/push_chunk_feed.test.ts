@@ -7,6 +7,16 @@ import { ChunkFeed, MAX_LAG_CHARS, REPLAY_CHARS, REPLAY_CHUNKS } from "../src/pu
 const decoder = new TextDecoder();
 const lines = (bytes: Uint8Array) => decoder.decode(bytes).trim().split("\n");
 
+/** Reads an NDJSON body to its end; resolves to how many chunk lines it held. */
+async function countChunks(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<number> {
+  let read = 0;
+  while (true) {
+    const next = await reader.read();
+    if (next.done) return read;
+    read += lines(next.value).filter((line) => line.startsWith('{"output"')).length;
+  }
+}
+
 test("ChunkFeed joins the events a reader has not pulled into one chunk, and sends the next at once", async () => {
   const feed = new ChunkFeed();
   const reader = feed.watch("ndjson").getReader();
@@ -58,14 +68,7 @@ test("ChunkFeed cuts off a later watcher that falls far behind, and the first ke
   const feed = new ChunkFeed();
   const first = feed.watch("ndjson").getReader();
   const laggard = feed.watch("ndjson").getReader(); // never reads
-  let read = 0;
-  const reading = (async () => {
-    while (true) {
-      const next = await first.read();
-      if (next.done) return;
-      read += lines(next.value).filter((line) => line.startsWith('{"output"')).length;
-    }
-  })();
+  const reading = countChunks(first);
   const writer = feed.sink().getWriter();
   for (let i = 0; i < 5000; i++) await writer.write(i);
   await writer.close();
@@ -76,8 +79,7 @@ test("ChunkFeed cuts off a later watcher that falls far behind, and the first ke
   });
   assert.equal(feed.watchers, 1);
   feed.end('{"status":"COMPLETED"}');
-  await reading;
-  assert.equal(read, 5000);
+  assert.equal(await reading, 5000);
 });
 
 test("ChunkFeed: when the pacing watcher cancels, a waiting write goes on and writes stop waiting", async () => {
@@ -100,22 +102,14 @@ test("ChunkFeed bounds a later watcher by characters: big chunks cut a laggard o
   const laggard = feed.watch("ndjson").getReader(); // never reads
   const big = "x".repeat(256 * 1024);
   const count = Math.ceil(MAX_LAG_CHARS / big.length) + 4;
-  let read = 0;
-  const reading = (async () => {
-    while (true) {
-      const next = await first.read();
-      if (next.done) return;
-      read += lines(next.value).filter((line) => line.startsWith('{"output"')).length;
-    }
-  })();
+  const reading = countChunks(first);
   const writer = feed.sink().getWriter();
   for (let i = 0; i < count; i++) await writer.write(big); // none of these writes fails
   await writer.close();
   await assert.rejects(laggard.read(), /fell too far behind the stream/);
   assert.equal(feed.watchers, 1, "only the laggard was cut off");
   feed.end('{"status":"COMPLETED"}');
-  await reading;
-  assert.equal(read, count, "the reading watcher got every chunk");
+  assert.equal(await reading, count, "the reading watcher got every chunk");
 });
 
 test("ChunkFeed keeps at most REPLAY_CHARS of replay, the newest chunks, and always the last one", async () => {
