@@ -14,6 +14,7 @@ import {
   webhookRefusal,
 } from "../src/worker/webhook_target.ts";
 import { currentRuntime, runtimeName } from "./support/runtime.ts";
+import { webhookReceiver } from "./support/webhook_receiver.ts";
 
 test("webhookRefusal() refuses metadata, link-local, unspecified, multicast and reserved hosts in every spelling", () => {
   const refused: [string, RegExp][] = [
@@ -293,78 +294,63 @@ function denoMayResolve(host: string): boolean {
 
 test("postWebhook() with a resolver: a name that resolves to a refused address gets nothing, at once", async () => {
   const runtime = await currentRuntime();
-  let received = 0;
-  const receiver = await runtime.serve(() => {
-    received++;
-    return new Response(null, { status: 204 });
-  }, { hostname: "127.0.0.1", port: 0 });
+  await using receiver = await webhookReceiver();
   const lines: string[] = [];
   const logger = new RunPodLogger({ level: "ERROR", write: (text) => void lines.push(text) });
   const body = '{"id":"j","status":"COMPLETED"}';
   const options = { http: runtime.http, log: logger.forJob({ id: "j" }), minDelayMs: 1 };
-  try {
-    // The real resolver: localhost is an allowed receiver, and it gets the body.
-    const url = `http://localhost:${receiver.port}/hook`;
-    assert.equal(
-      await postWebhook(url, body, { ...options, lookupHost: runtime.lookupHost }),
-      true,
-    );
-    assert.equal(received, 1);
-    // The same name answered with a link-local address (a hostile DNS record): refused, no retry.
-    const { asked, lookup } = resolver({ localhost: ["169.254.169.254"] });
-    assert.equal(await postWebhook(url, body, { ...options, lookupHost: lookup }), false);
-    assert.equal(received, 1, "the receiver was called");
-    assert.deepEqual(asked, ["localhost"], "a refusal is final");
-    // An allowlist that names the host: not resolved, delivered.
-    assert.equal(
-      await postWebhook(url, body, { ...options, lookupHost: lookup, hosts: ["localhost"] }),
-      true,
-    );
-    assert.equal(received, 2);
-    // A name that does not resolve is a network failure: retried, then given up.
-    const gone = resolver({});
-    assert.equal(
-      await postWebhook(url, body, { ...options, lookupHost: gone.lookup, maxAttempts: 3 }),
-      false,
-    );
-    assert.equal(gone.asked.length, 3, "each attempt resolves again");
-    assert.equal(received, 2);
-    logger.flush();
-    const log = lines.join("");
-    assert.match(
-      log,
-      /did not take the result: refused: its host localhost resolves to 169\.254\.169\.254, a link-local address/,
-    );
-    assert.match(log, /did not take the result: .*DNS lookup failed: Error: ENOTFOUND localhost/);
-  } finally {
-    await receiver.close();
-  }
+  // The real resolver: localhost is an allowed receiver, and it gets the body.
+  const url = `http://localhost:${receiver.port}/hook`;
+  assert.equal(
+    await postWebhook(url, body, { ...options, lookupHost: runtime.lookupHost }),
+    true,
+  );
+  assert.equal(receiver.count, 1);
+  // The same name answered with a link-local address (a hostile DNS record): refused, no retry.
+  const { asked, lookup } = resolver({ localhost: ["169.254.169.254"] });
+  assert.equal(await postWebhook(url, body, { ...options, lookupHost: lookup }), false);
+  assert.equal(receiver.count, 1, "the receiver was called");
+  assert.deepEqual(asked, ["localhost"], "a refusal is final");
+  // An allowlist that names the host: not resolved, delivered.
+  assert.equal(
+    await postWebhook(url, body, { ...options, lookupHost: lookup, hosts: ["localhost"] }),
+    true,
+  );
+  assert.equal(receiver.count, 2);
+  // A name that does not resolve is a network failure: retried, then given up.
+  const gone = resolver({});
+  assert.equal(
+    await postWebhook(url, body, { ...options, lookupHost: gone.lookup, maxAttempts: 3 }),
+    false,
+  );
+  assert.equal(gone.asked.length, 3, "each attempt resolves again");
+  assert.equal(receiver.count, 2);
+  logger.flush();
+  const log = lines.join("");
+  assert.match(
+    log,
+    /did not take the result: refused: its host localhost resolves to 169\.254\.169\.254, a link-local address/,
+  );
+  assert.match(log, /did not take the result: .*DNS lookup failed: Error: ENOTFOUND localhost/);
 });
 
 test("postWebhook() logs a failed delivery without the URL's credentials", async () => {
   const runtime = await currentRuntime();
-  const receiver = await runtime.serve(() => new Response(null, { status: 400 }), {
-    hostname: "127.0.0.1",
-    port: 0,
-  });
+  await using receiver = await webhookReceiver(400);
   const lines: string[] = [];
   const logger = new RunPodLogger({ level: "ERROR", write: (text) => void lines.push(text) });
-  try {
-    const url = `http://hookuser:s3cret-token@127.0.0.1:${receiver.port}/hook`;
-    assert.equal(
-      await postWebhook(url, "{}", { http: runtime.http, log: logger.forJob({ id: "j" }) }),
-      false,
-    );
-    logger.flush();
-    const log = lines.join("");
-    assert.match(
-      log,
-      /Webhook http:\/\/\*\*\*@127\.0\.0\.1:\d+\/hook did not take the result: HTTP 400/,
-    );
-    assert.doesNotMatch(log, /s3cret-token|hookuser/);
-  } finally {
-    await receiver.close();
-  }
+  const url = `http://hookuser:s3cret-token@127.0.0.1:${receiver.port}/hook`;
+  assert.equal(
+    await postWebhook(url, "{}", { http: runtime.http, log: logger.forJob({ id: "j" }) }),
+    false,
+  );
+  logger.flush();
+  const log = lines.join("");
+  assert.match(
+    log,
+    /Webhook http:\/\/\*\*\*@127\.0\.0\.1:\d+\/hook did not take the result: HTTP 400/,
+  );
+  assert.doesNotMatch(log, /s3cret-token|hookuser/);
 });
 
 test("postWebhook() on Deno: a host outside --allow-net is refused once, not retried", {

@@ -33,6 +33,8 @@ const METADATA_NAMES = new Set([
 const METADATA_V4 = new Set(["100.100.100.200", "192.0.0.192", "168.63.129.16"]);
 /** AWS's IPv6 metadata address, in a unique-local range that private networks also use. */
 const AWS_METADATA_V6 = "fd00:ec2::254";
+/** The end of every address refusal. */
+const NOT_CALLED = "; webhooks may not call such addresses (cloud metadata services live there)";
 const IPV4_REGEXP = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /**
@@ -129,7 +131,7 @@ export function webhookRefusal(url: string, hosts: readonly string[] = []): stri
   if (METADATA_NAMES.has(host)) return `its host ${host} is a cloud metadata service`;
   const reserved = reservedAddress(host);
   if (reserved !== undefined) {
-    return `its host ${host} is ${reserved}; webhooks may not call such addresses (cloud metadata services live there)`;
+    return `its host ${host} is ${reserved}${NOT_CALLED}`;
   }
   return undefined;
 }
@@ -167,7 +169,7 @@ export async function resolvedWebhookRefusal(
     const canonical = plain.includes(":") ? canonicalIpv6(plain) ?? plain : plain;
     const reserved = reservedAddress(canonical);
     if (reserved !== undefined) {
-      return `its host ${host} resolves to ${address}, ${reserved}; webhooks may not call such addresses (cloud metadata services live there)`;
+      return `its host ${host} resolves to ${address}, ${reserved}${NOT_CALLED}`;
     }
   }
   return undefined;
