@@ -32,7 +32,7 @@ export interface RssSample {
 }
 
 /** Completed jobs over which retained heap is measured (concurrency 1 subjects). */
-export const LEAK_JOBS = 5000;
+export const LEAK_JOBS = 20_000;
 
 /** What a memory row measures. */
 export type Subject =
