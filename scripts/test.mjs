@@ -8,11 +8,21 @@
 // `package` is test/package/, the installed tarball under every runtime, run by Node; `pool` is
 // the pool test in test/pool/, skipped, and said so, without redis-server and nginx)
 // EDGEPOD_TEST_SUMMARY=<file> also writes the last line to <file> (for .ci/run).
+//
+// A hung test must fail the run, not wait for CI's own limit: Node's runner stops a test file
+// after FILE_TIMEOUT_MS (`--test-timeout`, which bounds each file there), Bun a test after
+// 60 s, and every runner's whole run is stopped after RUN_TIMEOUT_MS (Deno has no per-test
+// timeout), counted as a failure and named (EDGEPOD_TEST_RUN_TIMEOUT_MS changes that bound).
 
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+/** Node's `--test-timeout`, which bounds each test file there (the slowest takes about 40 s). */
+const FILE_TIMEOUT_MS = 300_000;
+/** One runner's whole run (each takes 1 to 3 minutes here). */
+const RUN_TIMEOUT_MS = Number(process.env.EDGEPOD_TEST_RUN_TIMEOUT_MS) || 20 * 60_000;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "node_modules", ".bin");
@@ -27,10 +37,17 @@ const packageFiles = readdirSync(join(root, "test", "package"))
 const runners = {
   node: {
     cmd: process.execPath,
-    args: ["--import", "tsx", "--test", "--test-reporter=spec", ...testFiles],
+    args: [
+      "--import",
+      "tsx",
+      "--test",
+      `--test-timeout=${FILE_TIMEOUT_MS}`,
+      "--test-reporter=spec",
+      ...testFiles,
+    ],
     count: (out) => ({
       passed: last(out, /^ℹ pass (\d+)$/m),
-      failed: last(out, /^ℹ fail (\d+)$/m),
+      failed: nodeFailed(out),
     }),
   },
   deno: {
@@ -52,10 +69,17 @@ const runners = {
   },
   package: {
     cmd: process.execPath,
-    args: ["--import", "tsx", "--test", "--test-reporter=spec", ...packageFiles],
+    args: [
+      "--import",
+      "tsx",
+      "--test",
+      `--test-timeout=${FILE_TIMEOUT_MS}`,
+      "--test-reporter=spec",
+      ...packageFiles,
+    ],
     count: (out) => ({
       passed: last(out, /^ℹ pass (\d+)$/m),
-      failed: last(out, /^ℹ fail (\d+)$/m),
+      failed: nodeFailed(out),
     }),
   },
   bun: {
@@ -71,11 +95,18 @@ const runners = {
   // EDGEPOD_REQUIRE_POOL=1, which turns a skip into a failure.
   pool: {
     cmd: process.execPath,
-    args: ["--import", "tsx", "--test", "--test-reporter=spec", "test/pool/pool.test.ts"],
+    args: [
+      "--import",
+      "tsx",
+      "--test",
+      `--test-timeout=${FILE_TIMEOUT_MS}`,
+      "--test-reporter=spec",
+      "test/pool/pool.test.ts",
+    ],
     requires: ["redis-server", "nginx"],
     count: (out) => ({
       passed: last(out, /^ℹ pass (\d+)$/m),
-      failed: last(out, /^ℹ fail (\d+)$/m),
+      failed: nodeFailed(out),
     }),
   },
 };
@@ -84,24 +115,65 @@ function onPath(name) {
   return spawnSync("sh", ["-c", `command -v ${name}`], { env, stdio: "ignore" }).status === 0;
 }
 
+/** Node counts a test stopped by `--test-timeout` as cancelled, not failed: both fail the run. */
+function nodeFailed(out) {
+  const failed = last(out, /^ℹ fail (\d+)$/m);
+  return failed === undefined ? undefined : failed + (last(out, /^ℹ cancelled (\d+)$/m) ?? 0);
+}
+
 function last(text, pattern) {
   const flags = pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g";
   const all = [...text.matchAll(new RegExp(pattern.source, flags))];
   return all.length ? Number(all[all.length - 1][1]) : undefined;
 }
 
-function run(cmd, args) {
+/** Runs a command to its end, or stops it (and what it started) after `timeoutMs`. */
+function run(cmd, args, timeoutMs = RUN_TIMEOUT_MS) {
   return new Promise((resolve) => {
     let output = "";
-    const child = spawn(cmd, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    let timedOut = false;
+    // Its own process group, so a stop reaches the servers and children a test started.
+    const child = spawn(cmd, args, {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const stop = (signal) => {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop("SIGKILL");
+    }, timeoutMs);
+    // Outside the terminal's process group it misses Ctrl-C: pass it on, then leave.
+    const interrupted = (signal) => {
+      stop(signal);
+      process.exit(130);
+    };
+    process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
     for (const stream of [child.stdout, child.stderr]) {
       stream.on("data", (chunk) => {
         output += chunk;
         (stream === child.stdout ? process.stdout : process.stderr).write(chunk);
       });
     }
-    child.on("error", (error) => resolve({ code: 127, output: output + String(error) }));
-    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
+    const done = () => {
+      clearTimeout(timer);
+      process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
+    };
+    child.on("error", (error) => {
+      done();
+      resolve({ code: 127, output: output + String(error), timedOut });
+    });
+    child.on("close", (code, signal) => {
+      done();
+      resolve({ code: code ?? (signal ? 128 : 1), output, timedOut });
+    });
   });
 }
 
@@ -152,6 +224,12 @@ for (const name of selected) {
   const result = await run(runner.cmd, runner.args);
   const counts = runner.count(result.output);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.timedOut) {
+    ok = false;
+    failed++;
+    lines.push(`${name}: TIMED OUT after ${seconds}s (a test hung; its output above ends there)`);
+    continue;
+  }
   if (counts.passed === undefined || counts.failed === undefined) {
     ok = false;
     failed++;
