@@ -25,7 +25,13 @@ interface BunApi {
     hostname: string;
     port: number;
     fetch: (request: Request) => Response | Promise<Response>;
-  }): { hostname: string; port: number; stop(closeActive?: boolean): Promise<void> | void };
+  }): {
+    hostname: string;
+    port: number;
+    /** The bound address (`hostname` echoes the name asked for, such as `localhost`). */
+    address?: { address: string };
+    stop(closeActive?: boolean): Promise<void> | void;
+  };
 }
 declare const Bun: BunApi;
 
@@ -75,7 +81,7 @@ export const runtime: Runtime = {
       return Promise.reject(error); // a port in use: rejected, as the contract says
     }
     return Promise.resolve<Server>({
-      hostname: server.hostname,
+      hostname: server.address?.address ?? server.hostname, // as Node and Deno answer
       port: server.port,
       close: async ({ graceMs = 0 } = {}) => {
         if (graceMs > 0) {

@@ -57,6 +57,18 @@ test("adapter: serve() serves a fetch handler on loopback and close() stops it",
   await assert.rejects(fetch(`http://127.0.0.1:${server.port}/`));
 });
 
+test("adapter: serve() answers the bound address, not the name it was given", async () => {
+  const server = await runtime.serve(() => new Response("ok"), { hostname: "localhost" });
+  try {
+    // Bun's server echoes "localhost"; the ready lines print this, so it must be the address.
+    assert.ok(["127.0.0.1", "::1"].includes(server.hostname), server.hostname);
+    const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+    assert.equal(await (await fetch(`http://${host}:${server.port}/`)).text(), "ok");
+  } finally {
+    await server.close();
+  }
+});
+
 test("adapter: serve() rejects when the port is in use, and the process lives on", async () => {
   const runtime = await currentRuntime();
   const first = await runtime.serve(() => new Response("first"), { hostname: "127.0.0.1" });
