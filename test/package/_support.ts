@@ -7,7 +7,6 @@
  */
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -164,22 +163,33 @@ export async function runOk(argv: string[], options: RunOptions): Promise<Done> 
   return done;
 }
 
+/** What {@linkcode packTarball} made, and what `npm pack` printed. */
+export interface Packed {
+  /** The scratch folder. */
+  dir: string;
+  /** The tarball in it. */
+  tarball: string;
+  /** `npm pack`'s output. */
+  pack: Done;
+}
+
 /**
- * Packs the repository as `npm publish` would (dist/ must be built: `npm test` builds it first,
- * and it is built here when missing) and returns the tarball's path in a fresh folder.
+ * Packs the repository as a user does, `npm pack` with its scripts (`prepack` builds dist/ and
+ * strips the manifest, `postpack` restores it), and returns the tarball's path in a fresh folder.
  *
- * @returns The scratch folder and the tarball in it.
+ * @returns The scratch folder, the tarball in it and the command's output.
  */
-export async function packTarball(): Promise<{ dir: string; tarball: string }> {
-  if (!existsSync(join(repoRoot, "dist", "adapters", "auto.js"))) {
-    await runOk([BIN.node, "scripts/build.mjs"], { cwd: repoRoot });
-  }
+export async function packTarball(): Promise<Packed> {
   const dir = await mkdtemp(join(tmpdir(), "edgepod-package-"));
-  // The build already ran; `prepare` would only run it again.
-  await runOk([BIN.npm, "pack", "--ignore-scripts", "--pack-destination", dir], { cwd: repoRoot });
-  const tarball = (await readdir(dir)).find((f) => /^edgepod-.*\.tgz$/.test(f));
-  if (!tarball) throw new Error(`npm pack left no edgepod-*.tgz in ${dir}`);
-  return { dir, tarball: join(dir, tarball) };
+  try {
+    const pack = await runOk([BIN.npm, "pack", "--pack-destination", dir], { cwd: repoRoot });
+    const tarball = (await readdir(dir)).find((f) => /^edgepod-.*\.tgz$/.test(f));
+    if (!tarball) throw new Error(`npm pack left no edgepod-*.tgz in ${dir}`);
+    return { dir, tarball: join(dir, tarball), pack };
+  } finally {
+    // A pack that failed after `prepack` must not leave the repository's manifest stripped.
+    await runOk([BIN.node, "scripts/pack_manifest.mjs", "restore"], { cwd: repoRoot });
+  }
 }
 
 /**

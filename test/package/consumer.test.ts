@@ -30,6 +30,7 @@ let scratch = "";
 let project = ""; // a package.json project
 let npmProject = ""; // no package.json: `import "npm:edgepod"`
 let denoDir = "";
+let installOutput = ""; // npm install of the tarball into `project`
 
 before(async () => {
   const packed = await packTarball();
@@ -42,7 +43,8 @@ before(async () => {
     join(project, "package.json"),
     JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2),
   );
-  await npmInstall(project, [packed.tarball, "tsx"]);
+  const installed = await npmInstall(project, [packed.tarball, "tsx"]);
+  installOutput = installed.stdout + installed.stderr;
   await writeFile(join(project, "handler.ts"), HANDLER_TS);
   await writeFile(join(project, "handler.mjs"), toJavaScript(HANDLER_TS));
   await writeFile(join(project, "test_input.json"), JSON.stringify(TEST_INPUT));
@@ -63,6 +65,22 @@ after(async () => {
 
 /** Deno's cache for these runs: empty at first, as on a fresh machine. */
 const denoEnv = () => ({ DENO_DIR: denoDir });
+
+test("consumer: the packed manifest has no repository scripts, and installing it warns of none", async () => {
+  const installed = join(project, "node_modules", "edgepod", "package.json");
+  const pkg = JSON.parse(await readFile(installed, "utf8"));
+  for (const key of ["scripts", "devDependencies", "allowScripts"]) {
+    assert.equal(pkg[key], undefined, `the tarball's package.json has ${key}`);
+  }
+  assert.deepEqual(Object.keys(pkg.dependencies).sort(), ["@hono/node-server", "hono", "valibot"]);
+  // npm 11 warned "1 package has install scripts ... edgepod (prepare: ...)" before.
+  // (tsx's esbuild, installed beside it, still has its own postinstall.)
+  assert.doesNotMatch(installOutput, /edgepod@\S+ \(/);
+  // And the repository's own manifest is whole again after the pack.
+  const repo = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8"));
+  assert.equal(repo.scripts.prepare, "npm run -s build");
+  assert.equal(existsSync(join(repoRoot, "package.json.unpacked")), false);
+});
 
 test("consumer: the tarball carries compiled JS and .d.ts for every export, no .ts sources", async () => {
   const installed = join(project, "node_modules", "edgepod");
