@@ -19,7 +19,7 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Node's `--test-timeout`, which bounds each test file there (the slowest takes about 40 s). */
+/** Node's `--test-timeout`: it bounds each test file (the whole Node run takes about 3 minutes). */
 const FILE_TIMEOUT_MS = 300_000;
 /** One runner's whole run (each takes 1 to 3 minutes here). */
 const RUN_TIMEOUT_MS = Number(process.env.EDGEPOD_TEST_RUN_TIMEOUT_MS) || 20 * 60_000;
