@@ -34,22 +34,18 @@ const testFiles = readdirSync(join(root, "test")).filter((f) => f.endsWith(".tes
 const packageFiles = readdirSync(join(root, "test", "package"))
   .filter((f) => f.endsWith(".test.ts")).sort().map((f) => `test/package/${f}`);
 
-const runners = {
-  node: {
+/** Node's test runner (tsx) over `files`; a test it cancelled counts as failed. */
+function nodeRunner(files) {
+  return {
     cmd: process.execPath,
-    args: [
-      "--import",
-      "tsx",
-      "--test",
-      `--test-timeout=${FILE_TIMEOUT_MS}`,
-      "--test-reporter=spec",
-      ...testFiles,
-    ],
-    count: (out) => ({
-      passed: last(out, /^ℹ pass (\d+)$/m),
-      failed: nodeFailed(out),
-    }),
-  },
+    args: ["--import", "tsx", "--test", `--test-timeout=${FILE_TIMEOUT_MS}`, "--test-reporter=spec"]
+      .concat(files),
+    count: (out) => ({ passed: last(out, /^ℹ pass (\d+)$/m), failed: nodeFailed(out) }),
+  };
+}
+
+const runners = {
+  node: nodeRunner(testFiles),
   deno: {
     cmd: join(bin, "deno"),
     args: [
@@ -67,21 +63,7 @@ const runners = {
       failed: last(out, /\| (\d+) failed/),
     }),
   },
-  package: {
-    cmd: process.execPath,
-    args: [
-      "--import",
-      "tsx",
-      "--test",
-      `--test-timeout=${FILE_TIMEOUT_MS}`,
-      "--test-reporter=spec",
-      ...packageFiles,
-    ],
-    count: (out) => ({
-      passed: last(out, /^ℹ pass (\d+)$/m),
-      failed: nodeFailed(out),
-    }),
-  },
+  package: nodeRunner(packageFiles),
   bun: {
     cmd: join(bin, "bun"),
     args: ["test", "--timeout", "60000", ...testFiles.map((f) => `./${f}`)],
@@ -93,22 +75,7 @@ const runners = {
   // The pool test (`npm run test:pool`): Redis, nginx, BullMQ and push workers on Bun and Deno.
   // Runs when redis-server and nginx are on the PATH; .ci/run installs them and sets
   // EDGEPOD_REQUIRE_POOL=1, which turns a skip into a failure.
-  pool: {
-    cmd: process.execPath,
-    args: [
-      "--import",
-      "tsx",
-      "--test",
-      `--test-timeout=${FILE_TIMEOUT_MS}`,
-      "--test-reporter=spec",
-      "test/pool/pool.test.ts",
-    ],
-    requires: ["redis-server", "nginx"],
-    count: (out) => ({
-      passed: last(out, /^ℹ pass (\d+)$/m),
-      failed: nodeFailed(out),
-    }),
-  },
+  pool: { ...nodeRunner(["test/pool/pool.test.ts"]), requires: ["redis-server", "nginx"] },
 };
 
 function onPath(name) {
