@@ -94,8 +94,8 @@ function last(text, pattern) {
   return all.length ? Number(all[all.length - 1][1]) : undefined;
 }
 
-/** Runs a command to its end, or stops it (and what it started) after `timeoutMs`. */
-function run(cmd, args, timeoutMs = RUN_TIMEOUT_MS) {
+/** Runs a command to its end, or stops it (and what it started) after RUN_TIMEOUT_MS. */
+function run(cmd, args) {
   return new Promise((resolve) => {
     let output = "";
     let timedOut = false;
@@ -116,7 +116,7 @@ function run(cmd, args, timeoutMs = RUN_TIMEOUT_MS) {
     const timer = setTimeout(() => {
       timedOut = true;
       stop("SIGKILL");
-    }, timeoutMs);
+    }, RUN_TIMEOUT_MS);
     // Outside the terminal's process group it misses Ctrl-C: pass it on, then leave.
     const interrupted = (signal) => {
       stop(signal);

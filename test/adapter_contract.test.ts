@@ -70,7 +70,6 @@ test("adapter: serve() answers the bound address, not the name it was given", as
 });
 
 test("adapter: serve() rejects when the port is in use, and the process lives on", async () => {
-  const runtime = await currentRuntime();
   const first = await runtime.serve(() => new Response("first"), { hostname: "127.0.0.1" });
   try {
     await assert.rejects(

@@ -163,29 +163,19 @@ export async function runOk(argv: string[], options: RunOptions): Promise<Done> 
   return done;
 }
 
-/** What {@linkcode packTarball} made, and what `npm pack` printed. */
-export interface Packed {
-  /** The scratch folder. */
-  dir: string;
-  /** The tarball in it. */
-  tarball: string;
-  /** `npm pack`'s output. */
-  pack: Done;
-}
-
 /**
  * Packs the repository as a user does, `npm pack` with its scripts (`prepack` builds dist/ and
  * strips the manifest, `postpack` restores it), and returns the tarball's path in a fresh folder.
  *
- * @returns The scratch folder, the tarball in it and the command's output.
+ * @returns The scratch folder and the tarball in it.
  */
-export async function packTarball(): Promise<Packed> {
+export async function packTarball(): Promise<{ dir: string; tarball: string }> {
   const dir = await mkdtemp(join(tmpdir(), "edgepod-package-"));
   try {
-    const pack = await runOk([BIN.npm, "pack", "--pack-destination", dir], { cwd: repoRoot });
+    await runOk([BIN.npm, "pack", "--pack-destination", dir], { cwd: repoRoot });
     const tarball = (await readdir(dir)).find((f) => /^edgepod-.*\.tgz$/.test(f));
     if (!tarball) throw new Error(`npm pack left no edgepod-*.tgz in ${dir}`);
-    return { dir, tarball: join(dir, tarball), pack };
+    return { dir, tarball: join(dir, tarball) };
   } finally {
     // A pack that failed after `prepack` must not leave the repository's manifest stripped.
     await runOk([BIN.node, "scripts/pack_manifest.mjs", "restore"], { cwd: repoRoot });
