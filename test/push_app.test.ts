@@ -114,11 +114,15 @@ test("push: failureStatus 500 answers FAILED with a 5xx, and a redelivery runs t
     throw new Error("flaky");
   }, { push: { failureStatus: 500 } });
   assert.equal((await s.post({ id: "f", input: 1 })).status, 500);
-  // The stored FAILED result answers a redelivery within the window: never a second run.
+  // The failure is readable until the sender redelivers...
+  const polled = await fetch(`${s.url}/jobs/f`);
+  assert.equal(polled.status, 200);
+  assert.equal((await polled.json()).status, "FAILED");
+  // ...and the redelivery runs the job again, answering 5xx again while it keeps failing.
   const again = await s.post({ id: "f", input: 1 });
-  assert.equal(again.status, 200);
+  assert.equal(again.status, 500);
   assert.equal((await again.json()).status, "FAILED");
-  assert.equal(runs, 1);
+  assert.equal(runs, 2);
 });
 
 test("push: the same id while the job runs attaches to it; after it ends the stored result answers; one run", async () => {
@@ -410,7 +414,9 @@ test("push: GET /ping is 200 when ready and 503 while draining; new work is refu
   const running = s.post({ id: "inflight", input: 1 });
   await g.started("inflight");
   s.push.worker.stop("test drain");
-  assert.equal((await fetch(`${s.url}/ping`)).status, 503);
+  const ping = await fetch(`${s.url}/ping`);
+  assert.equal(ping.status, 503);
+  assert.equal(ping.headers.get("retry-after"), "5");
   const refused = await s.post({ input: 2 });
   assert.equal(refused.status, 503);
   assert.ok(refused.headers.get("retry-after"));
@@ -507,4 +513,109 @@ test("push: on an edge runtime a 202 job and a webhook are handed to ctx.waitUnt
   assert.equal(kept.length, 2);
   push.worker.stop("test over");
   push.worker.abortAll("test over");
+});
+
+/** An async Standard Schema whose every validation waits for the test to release it. */
+function gatedSchema() {
+  const calls: ReturnType<typeof deferred<void>>[] = [];
+  const schema = {
+    "~standard": {
+      version: 1 as const,
+      vendor: "test",
+      validate: async (value: unknown) => {
+        const call = deferred<void>();
+        calls.push(call);
+        await call.promise;
+        return { value };
+      },
+    },
+  };
+  return { schema, calls };
+}
+
+test("push: duplicates delivered while the first is being validated attach to it; one run", async () => {
+  const { schema, calls } = gatedSchema();
+  let runs = 0;
+  await using s = await serve((job) => (runs++, job.input), { inputSchema: schema });
+  const first = s.post({ id: "v", input: 1 });
+  const second = s.post({ id: "v", input: 1 });
+  await until(() => calls.length === 2);
+  calls[0]!.resolve();
+  calls[1]!.resolve();
+  const answers = await Promise.all([first, second]);
+  assert.deepEqual(answers.map((res) => res.status), [200, 200]);
+  for (const res of answers) assert.equal((await res.json()).output, 1);
+  assert.equal(runs, 1);
+});
+
+test("push: a duplicate still being validated when the first ends gets the stored result; one run", async () => {
+  const { schema, calls } = gatedSchema();
+  let runs = 0;
+  await using s = await serve((job) => (runs++, job.input), { inputSchema: schema });
+  const first = s.post({ id: "w", input: 1 });
+  await until(() => calls.length === 1);
+  const second = s.post({ id: "w", input: 1 });
+  await until(() => calls.length === 2);
+  calls[0]!.resolve();
+  assert.equal((await (await first).json()).status, "COMPLETED");
+  calls[1]!.resolve();
+  const late = await second;
+  assert.equal(late.status, 200);
+  assert.equal((await late.json()).output, 1);
+  assert.equal(runs, 1);
+});
+
+test("push: a job whose id looks like a webhook's key runs while that webhook is posted", async () => {
+  const runtime = await currentRuntime();
+  const received = deferred<void>();
+  const answer = deferred<void>();
+  const hook = await runtime.serve(async () => {
+    received.resolve();
+    await answer.promise; // the post stays in flight until the test is done
+    return new Response(null, { status: 204 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    await using s = await serve((job) => job.id);
+    const webhook = `http://127.0.0.1:${hook.port}/hook`;
+    assert.equal((await s.post({ id: "x", input: 1, webhook })).status, 200);
+    await received.promise;
+    const other = await s.post({ id: "webhook:x", input: 1 });
+    assert.equal(other.status, 200);
+    assert.equal((await other.json()).output, "webhook:x");
+    answer.resolve();
+  } finally {
+    answer.resolve();
+    await hook.close();
+  }
+});
+
+test("push: the duration histogram counts jobs that ran, not those cancelled in the queue", async () => {
+  const g = gated();
+  await using s = await serve(g.handler, { concurrencyModifier: () => 1 });
+  const running = s.post({ id: "r", input: 1 });
+  await g.started("r");
+  const queued = s.post({ id: "q", input: 1 });
+  await until(() => s.push.worker.gate.waiting === 1);
+  const cancel = await fetch(`${s.url}/jobs/q/cancel`, { method: "POST" });
+  assert.equal((await cancel.json()).status, "CANCELLED");
+  assert.equal((await (await queued).json()).status, "CANCELLED");
+  g.release("r", 1);
+  await running;
+  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  assert.match(metrics, /^edgepod_job_duration_seconds_count 1$/m);
+  assert.equal(g.runs.length, 1);
+});
+
+test("push: policy.executionTimeout shortens executionTimeoutMs but never lifts it", async () => {
+  await using s = await serve(
+    (_job, ctx) =>
+      new Promise((_, reject) =>
+        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true })
+      ),
+    { executionTimeoutMs: 50 },
+  );
+  const res = await s.post({ input: 1, policy: { executionTimeout: 7 * 24 * 3600 * 1000 } });
+  const body = await res.json();
+  assert.equal(body.status, "TIMED_OUT");
+  assert.match(body.error, /50 ms/);
 });

@@ -76,7 +76,7 @@ test("parseSubmission() names the key and the expectation for bad id, webhook an
   refused(
     parse({ input: 1, id: 7 }),
     400,
-    /^'id' must be a string of 1 to 512 characters without control characters: received 7$/,
+    /^'id' must be a string of 1 to 512 characters without control characters, not "\." or "\.\.": received 7$/,
   );
   refused(
     parse({ input: 1, id: "x".repeat(MAX_JOB_ID_LENGTH + 1) }),
@@ -88,6 +88,10 @@ test("parseSubmission() names the key and the expectation for bad id, webhook an
     MAX_JOB_ID_LENGTH,
   );
   refused(parse({ input: 1, id: "tab\there" }), 400, /'id'/);
+  // A URL parser rewrites /jobs/. and /jobs/..: such a job could not be polled or cancelled.
+  refused(parse({ input: 1, id: "." }), 400, /'id' .* received "\."$/);
+  refused(parse({ input: 1, id: ".." }), 400, /'id' .* received "\.\."$/);
+  assert.equal(ok(parse({ input: 1, id: "..." })).id, "...");
   refused(
     parse({ input: 1, webhook: "ftp://x.example.com" }),
     400,

@@ -316,7 +316,7 @@ export class DevJobs {
     if (typeof job.webhook === "string") {
       const { worker, http, lookupHost, logger } = this.#o;
       worker.track(
-        `webhook:${job.id}:${worker.stats.accepted}`,
+        Symbol(`webhook:${job.id}`), // a symbol: never a job id's key
         postWebhook(job.webhook, record.body, { http, lookupHost, log: logger.forJob(job) }),
       );
     }

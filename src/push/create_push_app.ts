@@ -154,7 +154,7 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   if (!parts.started) app.use("*", startOnFirstRequest(worker));
   app.get("/ping", (c) => {
     const state = worker.state;
-    if (state === "draining") return c.body(null, 503);
+    if (state === "draining") return c.body(null, 503, { "retry-after": "5" });
     return c.body(null, state === "ready" ? 200 : 204);
   });
 

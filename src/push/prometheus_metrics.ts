@@ -64,14 +64,19 @@ export function prometheusMetrics(
     "Requests refused, by reason.",
     Object.entries(rejected).map(([reason, n]) => [`{reason="${reason}"}`, n ?? 0]),
   );
-  metric("job_duration_seconds", "histogram", "Execution time of ended jobs.", [
-    ...DURATION_BUCKETS_S.map((le, i) =>
-      [`_bucket{le="${le}"}`, stats.durationBuckets[i]!] as [string, number]
-    ),
-    [`_bucket{le="+Inf"}`, stats.durationCount],
-    ["_sum", stats.durationSum],
-    ["_count", stats.durationCount],
-  ]);
+  metric(
+    "job_duration_seconds",
+    "histogram",
+    "Execution time of ended jobs that ran (not those dropped or cancelled in the queue).",
+    [
+      ...DURATION_BUCKETS_S.map((le, i) =>
+        [`_bucket{le="${le}"}`, stats.durationBuckets[i]!] as [string, number]
+      ),
+      [`_bucket{le="+Inf"}`, stats.durationCount],
+      ["_sum", stats.durationSum],
+      ["_count", stats.durationCount],
+    ],
+  );
   return lines.join("\n") + "\n";
 }
 

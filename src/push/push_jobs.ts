@@ -46,6 +46,13 @@ export interface PushJobsOptions {
   reject: (reason: RejectReason) => void;
 }
 
+/** A final status body kept for redeliveries and `GET /jobs/:id`. */
+interface Stored {
+  body: string;
+  /** A failure answered 5xx: a redelivery runs the job again. */
+  rerun: boolean;
+}
+
 interface Tracked {
   /** The chunks for stream watchers: made when the handler streams or somebody watches. */
   feed?: ChunkFeed;
@@ -70,17 +77,17 @@ interface Tracked {
  */
 export class PushJobs {
   readonly #o: PushJobsOptions;
-  readonly #store: ResultStore<string>;
+  readonly #store: ResultStore<Stored>;
   readonly #tracked = new Map<string, Tracked>();
 
   /** @param options Worker, configuration, logger, webhook client and rejection counter. */
   constructor(options: PushJobsOptions) {
     this.#o = options;
     const { push } = options.config;
-    this.#store = new ResultStore<string>({
+    this.#store = new ResultStore<Stored>({
       ttlMs: push.resultTtlMs,
       maxEntries: push.maxStoredResults,
-      size: (body: string) => body.length * 2 + 64,
+      size: (stored: Stored) => stored.body.length * 2 + 72,
     });
   }
 
@@ -109,10 +116,8 @@ export class PushJobs {
     if (id === undefined) {
       id = crypto.randomUUID(); // new: nothing to attach to or replay
     } else {
-      const held = worker.get(id);
-      if (held) return await this.#answer(held, mode, signal);
-      const stored = this.#store.get(id);
-      if (stored !== undefined) return this.#stored(stored, mode);
+      const known = this.#known(id, mode, signal);
+      if (known) return await known;
     }
     let input = submission.input;
     if (config.inputSchema) {
@@ -122,6 +127,9 @@ export class PushJobs {
         return json(422, { error: checked.message, issues: checked.issues });
       }
       input = checked.value;
+      // A redelivery may have started the same id while this one was being validated.
+      const known = id === submission.id ? this.#known(id, mode, signal) : undefined;
+      if (known) return await known;
     }
     const job: Job = { id, input };
     if (submission.webhook !== undefined) job.webhook = submission.webhook;
@@ -156,7 +164,7 @@ export class PushJobs {
     const held = this.#o.worker.get(id);
     if (held && this.#tracked.has(id)) return json(200, progressBody(held));
     const stored = this.#store.get(id);
-    if (stored !== undefined) return text(200, stored);
+    if (stored !== undefined) return text(200, stored.body);
     this.#o.reject("not_found");
     return json(404, { error: `Job ${id} was not found` });
   }
@@ -228,7 +236,12 @@ export class PushJobs {
     const body = tracked.body = statusBody(outcome);
     this.#o.logger.info("Finished.", job.id); // as the pull worker logs a posted result
     this.#tracked.delete(job.id);
-    if (!tracked.dropped) this.#store.set(job.id, body);
+    if (!tracked.dropped) {
+      // With failures answered 5xx the sender redelivers to run the job again; the stored
+      // failure still answers GET /jobs/:id until then.
+      const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
+      this.#store.set(job.id, { body, rerun: failed && this.#o.config.push.failureStatus !== 200 });
+    }
     tracked.feed?.end(body);
     const webhook = job.webhook;
     if (typeof webhook === "string" && !tracked.dropped) {
@@ -240,8 +253,25 @@ export class PushJobs {
         log: logger.forJob(job),
       });
       tracked.delivery = delivery;
-      worker.track(`webhook:${job.id}`, delivery);
+      worker.track(Symbol(`webhook:${job.id}`), delivery); // a symbol: never a job id's key
     }
+  }
+
+  /**
+   * The answer for an id the intake already knows: attached to its running job, or its stored
+   * result; `undefined` when it must run (new, or a failure the sender redelivers to rerun).
+   * Decided synchronously, so no other submission of the id can start in between.
+   */
+  #known(id: string, mode: ReplyMode, signal: () => AbortSignal): Promise<Response> | undefined {
+    const held = this.#o.worker.get(id);
+    if (held) return this.#answer(held, mode, signal);
+    const stored = this.#store.get(id);
+    if (stored === undefined) return undefined;
+    if (stored.rerun) {
+      this.#store.delete(id);
+      return undefined;
+    }
+    return Promise.resolve(this.#stored(stored.body, mode));
   }
 
   #stored(body: string, mode: ReplyMode): Response {

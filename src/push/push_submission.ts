@@ -86,8 +86,11 @@ const ID_SCHEMA = v.pipe(
   v.minLength(1),
   v.maxLength(MAX_JOB_ID_LENGTH),
   v.check((id) => !CONTROL_OR_LONE_SURROGATE_REGEXP.test(id)),
+  // `/jobs/.` and `/jobs/..` are rewritten by URL parsers: such a job could not be polled.
+  v.check((id) => id !== "." && id !== ".."),
 );
-const ID_EXPECTED = `a string of 1 to ${MAX_JOB_ID_LENGTH} characters without control characters`;
+const ID_EXPECTED =
+  `a string of 1 to ${MAX_JOB_ID_LENGTH} characters without control characters, not "." or ".."`;
 const WEBHOOK_SCHEMA = v.pipe(
   v.string(),
   v.maxLength(MAX_WEBHOOK_LENGTH),

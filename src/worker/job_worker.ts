@@ -139,7 +139,7 @@ export class JobWorker {
   readonly #now: () => number;
   readonly #queueLimit?: number;
   readonly #held = new Map<string, HeldEntry>();
-  readonly #tasks = new Map<string, Promise<void>>();
+  readonly #tasks = new Map<string | symbol, Promise<void>>();
   /** Resolved when nothing is held any more; made only while the drain waits for that. */
   #idle?: Deferred<void>;
   /** Aborting an entry settles it at once, whatever its handler does with the signal. */
@@ -287,13 +287,15 @@ export class JobWorker {
 
   /**
    * Keeps the worker busy with a task that is not a job (a FAILED answer to a malformed job, a
-   * webhook post): `has(id)` is true and the drain waits for it; it is never aborted.
+   * webhook post): the drain waits for it, and a drain that ends with it unfinished is not
+   * clean; it is never aborted. Under a job id, `has(id)` is true while it runs; under a symbol
+   * (a webhook post, say) it can never stand in the way of a job.
    *
-   * @param id The id it stands for.
+   * @param id The job id it stands for, or a symbol of its own.
    * @param task The work.
    */
-  track(id: string, task: Promise<unknown>): void {
-    if (this.has(id)) return;
+  track(id: string | symbol, task: Promise<unknown>): void {
+    if (typeof id === "string" ? this.has(id) : this.#tasks.has(id)) return;
     const tracked = task.then(() => {}, () => {}).then(() => {
       this.#tasks.delete(id);
       this.#checkIdle();
@@ -337,8 +339,9 @@ export class JobWorker {
    * Waits for every held job, up to `drainTimeoutMs`; past it, aborts them (they are reported
    * FAILED) and gives their delivery {@linkcode REPORT_GRACE_MS} more.
    *
-   * @returns Whether no job had to be aborted (a clean drain). Jobs still delivering at the
-   * deadline are not aborted; the intake knows whether their deliveries got through.
+   * @returns Whether no job had to be aborted and no tracked task (a webhook post, say) was left
+   * unfinished: a clean drain. Jobs still delivering at the deadline are not aborted; the intake
+   * knows whether their deliveries got through.
    */
   async drain(): Promise<boolean> {
     const { drainTimeoutMs } = this.#config;
@@ -355,13 +358,13 @@ export class JobWorker {
     if (this.size > 0) {
       this.#logger.error(
         `${this.size} results could not be delivered within the ${REPORT_GRACE_MS} ms grace after the drain deadline: ${
-          [...this.#held.keys(), ...this.#tasks.keys()].join(", ")
+          [...this.#held.keys(), ...this.#tasks.keys()].map(String).join(", ")
         }`,
       );
     }
     // Jobs that were only delivering their results were not cut short: the intake reports
-    // whether those deliveries got through.
-    return aborted === 0;
+    // whether those deliveries got through. A task left unfinished is a result not delivered.
+    return aborted === 0 && this.#tasks.size === 0;
   }
 
   /**
@@ -422,7 +425,8 @@ export class JobWorker {
     const config = this.#config;
     const { job, options } = entry;
     entry.begin(permit);
-    const timeoutMs = options.timeoutMs ?? config.executionTimeoutMs;
+    // A submitter's timeout may shorten the operator's, never lift it.
+    const timeoutMs = minDefined(options.timeoutMs, config.executionTimeoutMs);
     if (timeoutMs !== undefined) {
       entry.timer = setTimeout(
         () => entry.abort(new JobTimeoutError(job.id, timeoutMs)),
@@ -463,7 +467,7 @@ export class JobWorker {
     const outcome = entry.end(done);
     const id = outcome.id;
     if (outcome.aborted instanceof JobStoppedError) this.#logger.info("Job stopped.", id);
-    this.stats.record(outcome);
+    this.stats.record(outcome, entry.started);
     if (outcome.status === "COMPLETED" || outcome.status === "FAILED") {
       if (!(outcome.aborted instanceof WorkerShutdownError)) {
         this.#window.record(outcome.executionTime, outcome.status === "COMPLETED");
@@ -544,6 +548,11 @@ class HeldEntry implements HeldJob {
     this.#queuedAt = now();
   }
 
+  /** Whether the job got a slot and its handler was called. */
+  get started(): boolean {
+    return this.#startedAt !== undefined;
+  }
+
   get status(): "IN_QUEUE" | "IN_PROGRESS" {
     return this.#startedAt === undefined ? "IN_QUEUE" : "IN_PROGRESS";
   }
@@ -610,4 +619,9 @@ class HeldEntry implements HeldJob {
     this.#permit?.release();
     this.#done?.resolve(this.outcome!);
   }
+}
+
+/** The smaller of two optional numbers; `undefined` when both are. */
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }

@@ -47,7 +47,7 @@ export class WorkerStats {
   };
   /** Per bucket of {@linkcode DURATION_BUCKETS_S}: jobs that ran at most that long. */
   readonly durationBuckets: number[] = DURATION_BUCKETS_S.map(() => 0);
-  /** Jobs in the histogram. */
+  /** Jobs in the histogram: those that started (a job dropped or cancelled in the queue is not). */
   durationCount = 0;
   /** Sum of their execution times, in seconds. */
   durationSum = 0;
@@ -56,11 +56,14 @@ export class WorkerStats {
    * Counts one ended job.
    *
    * @param outcome Its terminal status and execution time in ms.
+   * @param started Whether its handler ran; a job that never did has no duration to count.
    */
   record(
     outcome: { status: Exclude<JobStatus, "IN_QUEUE" | "IN_PROGRESS">; executionTime: number },
+    started = true,
   ): void {
     this.ended[outcome.status]++;
+    if (!started) return;
     const seconds = outcome.executionTime / 1000;
     this.durationCount++;
     this.durationSum += seconds;
