@@ -2,6 +2,8 @@
 // headers, retry, and concurrency above 1 through the gate.
 
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { request as httpRequest } from "node:http";
 import { test } from "node:test";
 import { deferred } from "../src/async/deferred.ts";
 import type { DevAppOptions } from "../src/dev_api/create_dev_app.ts";
@@ -231,4 +233,90 @@ test("dev API: a webhook whose name resolves to a link-local address is not call
     /refused: its host localhost resolves to fe80::1, a link-local address/,
   );
   assert.equal(hook.count, 0);
+});
+
+/** A POST through `node:http`, which sends the `Host` it is given (fetch sets its own). */
+function rawPost(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; text: string }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      path,
+      method: "POST",
+      headers: { "content-length": String(Buffer.byteLength(body)), ...headers },
+    }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+test("dev API: requests from other web pages are refused 403 and run nothing; its own pass", async () => {
+  let runs = 0;
+  await using s = await serve((job) => (runs++, job.input));
+  const own = new URL(s.url).host;
+  const body = JSON.stringify({ input: 1 });
+  const refused: Record<string, string>[] = [
+    // A no-cors POST from any site: no preflight, text/plain, the browser's fetch metadata.
+    { host: own, "content-type": "text/plain", origin: "https://evil.example" },
+    { host: own, "content-type": "text/plain", "sec-fetch-site": "cross-site" },
+    // Another port of localhost is the same site, but not the same origin.
+    { host: own, "content-type": "application/json", "sec-fetch-site": "same-site" },
+    { host: own, "content-type": "application/json", origin: "null" },
+    // DNS rebinding: the attacker's name, now resolving to 127.0.0.1.
+    { host: `rebind.evil.example:${new URL(s.url).port}`, "content-type": "application/json" },
+  ];
+  for (const headers of refused) {
+    const res = await rawPost(s.url, "/v2/local/runsync", headers, body);
+    assert.equal(res.status, 403, JSON.stringify(headers));
+    assert.match(JSON.parse(res.text).error, /only this machine's own clients/);
+  }
+  assert.equal(runs, 0);
+  // The playground's own requests, and clients that are not browsers.
+  const allowed: Record<string, string>[] = [
+    {
+      host: own,
+      "content-type": "application/json",
+      origin: s.url,
+      "sec-fetch-site": "same-origin",
+    },
+    { host: `localhost:${new URL(s.url).port}`, "content-type": "application/json" },
+    { host: own, "content-type": "application/json" },
+  ];
+  for (const headers of allowed) {
+    const res = await rawPost(s.url, "/v2/local/runsync", headers, body);
+    assert.equal(res.status, 200, JSON.stringify(headers));
+    assert.equal(JSON.parse(res.text).status, "COMPLETED");
+  }
+  assert.equal(runs, allowed.length);
+});
+
+test("dev API: the playground may not be framed by another site", async () => {
+  await using s = await serve((job) => job.input);
+  const page = await fetch(`${s.url}/`);
+  assert.equal(page.status, 200);
+  await page.text();
+  assert.equal(page.headers.get("x-frame-options"), "DENY");
+  assert.equal(page.headers.get("content-security-policy"), "frame-ancestors 'none'");
+});
+
+test("dev API: a streaming job nobody reads /stream for still ends (runsync gets its aggregate)", async () => {
+  await using s = await serve(async function* () {
+    for (let i = 0; i < 5000; i++) yield i; // past the 4,096 unread chunks the buffer holds
+  }, { returnAggregateStream: true });
+  const res = await s.call("POST", "/v2/local/runsync?wait=60000", { input: {} });
+  const body = await res.json();
+  assert.equal(body.status, "COMPLETED");
+  assert.equal(body.output.length, 5000);
+  assert.equal(body.output.at(-1), 4999);
 });

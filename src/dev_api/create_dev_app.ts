@@ -17,6 +17,7 @@ import { JobWorker } from "../worker/job_worker.ts";
 import { startOnFirstRequest } from "../worker/start_on_first_request.ts";
 import { webWorkerInfo } from "../worker/web_worker_info.ts";
 import { DevJobs, type DevJobsOptions, type DevSubmission } from "./dev_jobs.ts";
+import { localRequestGuard } from "./local_request_guard.ts";
 import { PLAYGROUND_HTML } from "./playground_page.ts";
 
 /** The longest `?wait=` accepted, in ms (RunPod's own maximum for `/runsync`). */
@@ -38,6 +39,11 @@ export interface DevAppParts extends Omit<DevJobsOptions, "worker" | "logger" | 
   maxBodyBytes?: number;
   /** The caller started the worker itself. @default false */
   started?: boolean;
+  /**
+   * Accept any `Host` header (a server bound to a non-loopback address); requests from other
+   * web pages are refused either way ({@linkcode localRequestGuard}). @default false
+   */
+  anyHost?: boolean;
 }
 
 /** The dev API's own settings, beside the worker's. */
@@ -135,8 +141,14 @@ export function devAppFor(parts: DevAppParts): DevApp {
   const jobs = new DevJobs({ ...parts, http: parts.http ?? fetchClient });
 
   const app = new Hono();
+  // No auth, so no other web page may drive it (CSRF, DNS rebinding).
+  app.use("*", localRequestGuard({ anyHost: parts.anyHost }));
   if (!parts.started) app.use("*", startOnFirstRequest(worker));
-  app.get("/", (c) => c.html(PLAYGROUND_HTML));
+  app.get("/", (c) =>
+    c.html(PLAYGROUND_HTML, 200, {
+      "x-frame-options": "DENY",
+      "content-security-policy": "frame-ancestors 'none'",
+    }));
 
   /** The body as a submission, or the 400/413/415 answer saying what was wrong. */
   const submission = async (request: Request): Promise<DevSubmission | Response> => {

@@ -18,7 +18,7 @@ import type { HeldJob, JobOutcome, JobWorker } from "../worker/job_worker.ts";
 import { postWebhook } from "../worker/post_webhook.ts";
 import { ResultStore } from "../worker/result_store.ts";
 import { statusBody } from "../worker/status_body.ts";
-import { StreamBuffer } from "./stream_buffer.ts";
+import { DEFAULT_READER_WAIT_MS, StreamBuffer } from "./stream_buffer.ts";
 
 /** Options for {@linkcode DevJobs}. */
 export interface DevJobsOptions {
@@ -99,7 +99,7 @@ export class DevJobs {
       maxEntries: options.maxStoredResults ?? 10_000,
       maxBytes: options.maxStoredBytes ?? 256 * 1024 * 1024,
       size: (record: DevJob) =>
-        record.bytes + (record.body?.length ?? 0) * 2 + record.buffer.totalBytes * 2 + 256,
+        record.bytes + (record.body?.length ?? 0) * 2 + record.buffer.heldBytes * 2 + 256,
     });
   }
 
@@ -307,6 +307,15 @@ export class DevJobs {
     record.body = statusBody(outcome);
     this.#o.logger.info("Finished.", job.id); // as the pull worker logs a posted result
     record.buffer.end();
+    const dropped = record.buffer.dropped;
+    if (dropped > 0) {
+      this.#o.logger.warn(
+        `${dropped} stream chunks were dropped unread: nobody read /stream for ${
+          DEFAULT_READER_WAIT_MS / 1000
+        } s while the buffer was full.`,
+        job.id,
+      );
+    }
     // Kept in the store from here on: let the worker's handle (its controller, promises) go.
     record.held = undefined;
     if (outcome.status === "COMPLETED") this.#counts.completed++;

@@ -58,6 +58,7 @@ export async function runDevApi(setup: WorkerSetup): Promise<number> {
     http: runtime.http,
     lookupHost: runtime.lookupHost,
     started: true,
+    anyHost: !isLoopback(hostname), // reached by a LAN name; other pages are refused still
   });
   const unlisten = worker.listen((signal, listener) => runtime.onSignal(signal, listener));
   const server = await runtime.serve(dev.fetch, { hostname, port });

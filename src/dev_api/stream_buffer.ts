@@ -1,6 +1,6 @@
 /**
  * One job's streamed chunks as the dev API's `/stream` hands them out: each chunk once, in order,
- * to whichever long-poll reads next.
+ * to whichever long-poll reads next. A reader paces the handler; nobody reading never stalls it.
  *
  * @module
  */
@@ -8,18 +8,32 @@
 import { deferred } from "../async/deferred.ts";
 import { strictStringify } from "../job_result.ts";
 
+/**
+ * How long, by default, a write past the bounds waits for a reader: `runpod-sdk`'s `stream` and
+ * the playground poll again at once, so a reader that is there takes the chunks well within it.
+ */
+export const DEFAULT_READER_WAIT_MS = 2_000;
+
 /** Options for {@linkcode StreamBuffer}. */
 export interface StreamBufferOptions {
   /** Unread chunks held before the handler's writes wait for a reader. @default 4096 */
   maxChunks?: number;
   /** Unread bytes (of encoded chunks) held before the handler's writes wait. @default 16 MiB */
   maxBytes?: number;
+  /**
+   * How long a write past the bounds waits for a reader. When none reads in that time, the
+   * oldest unread chunks are dropped instead (counted in `dropped`) until a reader comes back,
+   * so a job nobody streams (a `runSync` caller) still ends.
+   * @default {@linkcode DEFAULT_READER_WAIT_MS}
+   */
+  readerWaitMs?: number;
 }
 
 /**
  * The chunks a streaming handler wrote and no `/stream` call has read yet, encoded once as
  * `{"output": chunk}` JSON. Past its bounds the handler's next write waits until a reader takes
- * them (backpressure, nothing dropped); {@linkcode StreamBuffer.wait} is the long-poll.
+ * them (backpressure); when no reader comes within `readerWaitMs`, the oldest unread chunks are
+ * dropped so the job can end. {@linkcode StreamBuffer.wait} is the long-poll.
  *
  * @example
  * ```ts
@@ -35,9 +49,14 @@ export interface StreamBufferOptions {
 export class StreamBuffer {
   readonly #maxChunks: number;
   readonly #maxBytes: number;
+  readonly #readerWaitMs: number;
   #pending: string[] = [];
+  /** Index of the oldest unread chunk in `#pending` (dropped ones are skipped, not spliced). */
+  #head = 0;
   #bytes = 0;
-  #total = 0;
+  #dropped = 0;
+  /** No reader came within `readerWaitMs`: drop the oldest instead of waiting, until one does. */
+  #unread = false;
   #ended = false;
   /** Made by the first waiting long-poll: most jobs never have one. */
   #arrived?: ReturnType<typeof deferred<void>>;
@@ -50,16 +69,22 @@ export class StreamBuffer {
   constructor(options: StreamBufferOptions = {}) {
     this.#maxChunks = positive(options.maxChunks ?? 4096, "maxChunks");
     this.#maxBytes = positive(options.maxBytes ?? 16 * 1024 * 1024, "maxBytes");
+    this.#readerWaitMs = positive(options.readerWaitMs ?? DEFAULT_READER_WAIT_MS, "readerWaitMs");
   }
 
   /** Unread chunks. */
   get size(): number {
-    return this.#pending.length;
+    return this.#pending.length - this.#head;
   }
 
-  /** Bytes of chunks written so far, read or not (for the result store's accounting). */
-  get totalBytes(): number {
-    return this.#total;
+  /** Bytes (UTF-16 code units) of the unread chunks: what the buffer holds now. */
+  get heldBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Chunks dropped unread because no reader came within `readerWaitMs`. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /**
@@ -74,13 +99,23 @@ export class StreamBuffer {
         const json = strictStringify({ output: chunk });
         this.#pending.push(json);
         this.#bytes += json.length;
-        this.#total += json.length;
         this.#wake();
-        while (
-          !this.#ended && (this.#pending.length > this.#maxChunks || this.#bytes > this.#maxBytes)
-        ) {
-          this.#space ??= deferred<void>();
-          await this.#space.promise;
+        while (!this.#ended && this.#over()) {
+          if (this.#unread) {
+            if (this.size <= 1) break; // the newest chunk alone is over the bytes: keep it
+            this.#dropOldest();
+            continue;
+          }
+          const space = this.#space ??= deferred<void>();
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const read = await Promise.race([
+            space.promise.then(() => true),
+            new Promise<false>((
+              resolve,
+            ) => (timer = setTimeout(resolve, this.#readerWaitMs, false))),
+          ]);
+          clearTimeout(timer);
+          if (!read && this.#space === space) this.#unread = true;
         }
       },
     });
@@ -92,9 +127,11 @@ export class StreamBuffer {
    * @returns The encoded chunks (`{"output": ...}` JSON texts).
    */
   take(): string[] {
-    const taken = this.#pending;
+    const taken = this.#head === 0 ? this.#pending : this.#pending.slice(this.#head);
     this.#pending = [];
+    this.#head = 0;
     this.#bytes = 0;
+    this.#unread = false; // a reader is here: it paces the handler again
     this.#space?.resolve();
     this.#space = undefined;
     return taken;
@@ -114,7 +151,7 @@ export class StreamBuffer {
    * @param signal Ends the wait early (the client went away, or shutdown).
    */
   async wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.#pending.length > 0 || this.#ended || signal?.aborted) return;
+    if (this.size > 0 || this.#ended || signal?.aborted) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     await Promise.race([
@@ -127,6 +164,21 @@ export class StreamBuffer {
     ]);
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
+
+  #over(): boolean {
+    return this.size > this.#maxChunks || this.#bytes > this.#maxBytes;
+  }
+
+  /** Drops the oldest unread chunk (never the only one). */
+  #dropOldest(): void {
+    this.#bytes -= this.#pending[this.#head]!.length;
+    this.#head++;
+    this.#dropped++;
+    if (this.#head > 1024 && this.#head * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   #wake(): void {

@@ -1,0 +1,59 @@
+// The dev API's stream buffer: a reader paces the handler, and nobody reading never stalls it.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { StreamBuffer } from "../src/dev_api/stream_buffer.ts";
+
+test("StreamBuffer: past its bounds a write waits for a reader, and nothing is dropped while one reads", async () => {
+  const buffer = new StreamBuffer({ maxChunks: 2, readerWaitMs: 60_000 });
+  const writer = buffer.sink().getWriter();
+  await writer.write(1);
+  await writer.write(2);
+  let third = false;
+  const writing = writer.write(3).then(() => (third = true));
+  await Promise.resolve();
+  assert.equal(third, false); // over the bound: waits
+  assert.deepEqual(buffer.take(), ['{"output":1}', '{"output":2}', '{"output":3}']);
+  await writing;
+  assert.equal(buffer.dropped, 0);
+  assert.equal(buffer.heldBytes, 0);
+});
+
+test("StreamBuffer: with no reader within readerWaitMs the oldest chunks are dropped and writes go on", async () => {
+  const buffer = new StreamBuffer({ maxChunks: 2, readerWaitMs: 20 });
+  const writer = buffer.sink().getWriter();
+  for (let i = 1; i <= 50; i++) await writer.write(i); // would hang if nobody reading stalled it
+  assert.equal(buffer.size, 2);
+  assert.equal(buffer.dropped, 48);
+  assert.deepEqual(buffer.take(), ['{"output":49}', '{"output":50}']); // the newest are kept
+  // A reader came back: it paces the handler again.
+  await writer.write(51);
+  await writer.write(52);
+  let paced = true;
+  const writing = writer.write(53).then(() => (paced = false));
+  await Promise.resolve();
+  assert.equal(paced, true);
+  assert.equal(buffer.take().length, 3);
+  await writing;
+  assert.equal(buffer.dropped, 48);
+});
+
+test("StreamBuffer: a single chunk over the byte bound is kept, never dropped", async () => {
+  const buffer = new StreamBuffer({ maxBytes: 8, readerWaitMs: 20 });
+  const writer = buffer.sink().getWriter();
+  await writer.write("a long chunk over the bound");
+  await writer.write("another one");
+  assert.equal(buffer.dropped, 1);
+  assert.deepEqual(buffer.take(), ['{"output":"another one"}']);
+});
+
+test("StreamBuffer: heldBytes counts what is unread, so a long stream read as it goes holds little", async () => {
+  const buffer = new StreamBuffer();
+  const writer = buffer.sink().getWriter();
+  for (let i = 0; i < 100; i++) {
+    await writer.write("x".repeat(1000));
+    buffer.take();
+  }
+  await writer.write("last");
+  assert.equal(buffer.heldBytes, '{"output":"last"}'.length);
+});
