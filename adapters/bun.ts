@@ -24,7 +24,7 @@ interface BunApi {
   serve(options: {
     hostname: string;
     port: number;
-    fetch: (request: Request) => Response | Promise<Response>;
+    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
   }): {
     hostname: string;
     port: number;
@@ -32,6 +32,11 @@ interface BunApi {
     address?: { address: string };
     stop(closeActive?: boolean): Promise<void> | void;
   };
+}
+/** The server argument of a `Bun.serve` handler. */
+interface BunServer {
+  /** Sets one request's idle timeout in seconds; `0` removes it. */
+  timeout(request: Request, seconds: number): void;
 }
 declare const Bun: BunApi;
 
@@ -75,7 +80,13 @@ export const runtime: Runtime = {
       server = Bun.serve({
         hostname: options.hostname ?? "127.0.0.1",
         port: options.port ?? 0,
-        fetch,
+        // Bun cuts a connection after 10 s without a byte, even while its response is pending:
+        // a long sync job, a queued or quiet stream, a long-poll. No limit while a request is
+        // being answered, as on Node and Deno; idle keep-alive connections keep Bun's default.
+        fetch: (request, bun) => {
+          bun.timeout(request, 0);
+          return fetch(request);
+        },
       });
     } catch (error) {
       return Promise.reject(error); // a port in use: rejected, as the contract says

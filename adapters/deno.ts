@@ -35,7 +35,7 @@ interface DenoApi {
   serve(
     options: { hostname: string; port: number; onListen?: () => void },
     handler: (request: Request) => Response | Promise<Response>,
-  ): { addr: { hostname: string; port: number }; shutdown(): Promise<void> };
+  ): { addr: { hostname: string; port: number }; shutdown(): Promise<void>; unref(): void };
   memoryUsage(): { rss: number };
   errors: { NotFound: new (...args: never[]) => Error };
 }
@@ -97,8 +97,20 @@ export const runtime: Runtime = {
             resolve({
               hostname: server.addr.hostname,
               port: server.addr.port,
-              // shutdown() lets responses in flight finish; Deno has no forced close.
-              close: () => server.shutdown(),
+              close: async ({ graceMs } = {}) => {
+                // shutdown() lets responses in flight finish, for as long as they take: Deno
+                // has no forced close. With a grace, wait that long at most, then let the
+                // connections left (a client that stopped reading) not hold the process.
+                const done = server.shutdown();
+                if (graceMs === undefined) return await done;
+                let timer: ReturnType<typeof setTimeout> | undefined;
+                const grace = new Promise<void>((
+                  resolve,
+                ) => (timer = setTimeout(resolve, graceMs)));
+                await Promise.race([done, grace]);
+                clearTimeout(timer);
+                server.unref();
+              },
             })
           ),
       }, fetch);

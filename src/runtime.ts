@@ -43,7 +43,9 @@ export interface Server {
   readonly port: number;
   /**
    * Stops listening and closes open connections. With `graceMs`, responses in flight may finish
-   * for up to that long first (idle keep-alive connections close at once).
+   * for up to that long first (idle keep-alive connections close at once); it resolves by then
+   * even where a runtime cannot force a connection shut (Deno: what is left no longer keeps the
+   * process alive).
    */
   close(options?: { graceMs?: number }): Promise<void>;
 }

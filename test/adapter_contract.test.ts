@@ -1,6 +1,7 @@
 /**
  * The runtime contract, checked against the adapter of the runtime running the tests.
  */
+import { request as httpRequest } from "node:http";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -55,6 +56,62 @@ test("adapter: serve() serves a fetch handler on loopback and close() stops it",
     await server.close();
   }
   await assert.rejects(fetch(`http://127.0.0.1:${server.port}/`));
+});
+
+test("adapter: serve() keeps a connection whose answer is silent for 15 s, past Bun's 10 s idle limit", async () => {
+  const QUIET_MS = 15_000; // what is under test is the server's idle timer: it must not fire
+  let served = 0;
+  const server = await runtime.serve((request) => {
+    served++;
+    const later = new Promise<void>((resolve) => setTimeout(resolve, QUIET_MS));
+    if (new URL(request.url).pathname === "/stream") {
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async start(controller) {
+            await later; // a queued job's stream: no byte, headers included, until it starts
+            controller.enqueue(new TextEncoder().encode("data: 1\n\n"));
+            controller.close();
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      );
+    }
+    return later.then(() => new Response("late")); // a long sync job
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const base = `http://127.0.0.1:${server.port}`;
+    const [stream, sync] = await Promise.all([
+      fetch(`${base}/stream`).then((res) => res.text()),
+      fetch(`${base}/sync`).then((res) => res.text()),
+    ]);
+    assert.equal(stream, "data: 1\n\n");
+    assert.equal(sync, "late");
+    assert.equal(served, 2); // no request was cut and silently sent again by the client
+  } finally {
+    await server.close();
+  }
+});
+
+test("adapter: close() with a grace resolves by its end, even with a client that stopped reading", async () => {
+  const chunk = new Uint8Array(64 * 1024);
+  const server = await runtime.serve(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({ pull: (controller) => controller.enqueue(chunk) }),
+    ), { hostname: "127.0.0.1", port: 0 });
+  const reading = deferred<void>();
+  const client = httpRequest({ host: "127.0.0.1", port: server.port, path: "/" }, (res) => {
+    res.pause(); // headers read, then never another byte: the server's writes back up
+    reading.resolve();
+  });
+  client.on("error", () => {}); // the server may cut it
+  client.end();
+  await reading.promise;
+  try {
+    // Resolving at all is the check: on Deno, shutdown() alone waits for this client for ever.
+    await server.close({ graceMs: 200 });
+  } finally {
+    client.destroy();
+  }
 });
 
 test("adapter: serve() answers the bound address, not the name it was given", async () => {

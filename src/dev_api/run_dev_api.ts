@@ -79,6 +79,6 @@ export async function runDevApi(setup: WorkerSetup): Promise<number> {
     return clean ? 0 : 1;
   } finally {
     unlisten();
-    await server.close().catch(() => {});
+    await server.close({ graceMs: 0 }).catch(() => {});
   }
 }

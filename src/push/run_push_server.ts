@@ -116,7 +116,7 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
     return clean ? 0 : 1;
   } finally {
     unlisten();
-    await Promise.all(servers.map((server) => server.close().catch(() => {})));
+    await Promise.all(servers.map((server) => server.close({ graceMs: 0 }).catch(() => {})));
   }
 }
 
