@@ -57,3 +57,19 @@ test("StreamBuffer: heldBytes counts what is unread, so a long stream read as it
   await writer.write("last");
   assert.equal(buffer.heldBytes, '{"output":"last"}'.length);
 });
+
+test("StreamBuffer: wait() ends on a chunk, on either signal, or at its time, and each wait is woken once", async () => {
+  const buffer = new StreamBuffer();
+  const writer = buffer.sink().getWriter();
+  const client = new AbortController();
+  const shutdown = new AbortController();
+  const waits = [buffer.wait(60_000, client.signal, shutdown.signal), buffer.wait(60_000)];
+  await writer.write("a"); // wakes both
+  await Promise.all(waits);
+  buffer.take();
+  const aborted = buffer.wait(60_000, client.signal, shutdown.signal);
+  shutdown.abort(); // the second signal counts as much as the first
+  await aborted;
+  await buffer.wait(1, client.signal); // its own time
+  await buffer.wait(60_000, shutdown.signal); // already aborted: at once
+});

@@ -160,7 +160,7 @@ export class DevJobs {
     const record = this.#find(id);
     if (!record) return notFound();
     if (!record.outcome) {
-      await record.buffer.wait(this.#holdMs, AbortSignal.any([signal, this.#o.worker.signal]));
+      await record.buffer.wait(this.#holdMs, signal, this.#o.worker.signal);
     }
     // Read the status and take the chunks in one synchronous step: every chunk of a job that
     // has ended is in the buffer already, so none can arrive after the terminal answer.

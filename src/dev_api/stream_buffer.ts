@@ -58,8 +58,8 @@ export class StreamBuffer {
   /** No reader came within `readerWaitMs`: drop the oldest instead of waiting, until one does. */
   #unread = false;
   #ended = false;
-  /** Made by the first waiting long-poll: most jobs never have one. */
-  #arrived?: ReturnType<typeof deferred<void>>;
+  /** The long-polls waiting; made by the first one (most jobs never have one). */
+  #waiters?: Set<() => void>;
   #space?: ReturnType<typeof deferred<void>>;
 
   /**
@@ -145,25 +145,29 @@ export class StreamBuffer {
   }
 
   /**
-   * Waits until a chunk is unread, the stream ended, `ms` passed or `signal` aborted.
+   * Waits until a chunk is unread, the stream ended, `ms` passed or a signal aborted.
    *
    * @param ms The longest wait.
-   * @param signal Ends the wait early (the client went away, or shutdown).
+   * @param signals End the wait early (the client went away, or shutdown). Each wait leaves
+   * nothing behind when it ends: no reaction on a shared promise, no listener on a signal (Node
+   * 20's `AbortSignal.any()` would keep one combined signal per long-poll alive as long as the
+   * worker's).
    */
-  async wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.size > 0 || this.#ended || signal?.aborted) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    await Promise.race([
-      (this.#arrived ??= deferred<void>()).promise,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, ms);
-        onAbort = resolve;
-        signal?.addEventListener("abort", onAbort, { once: true });
-      }),
-    ]);
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  wait(ms: number, ...signals: (AbortSignal | undefined)[]): Promise<void> {
+    if (this.size > 0 || this.#ended || signals.some((signal) => signal?.aborted)) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters!.delete(done);
+        for (const signal of signals) signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      (this.#waiters ??= new Set()).add(done);
+      for (const signal of signals) signal?.addEventListener("abort", done, { once: true });
+    });
   }
 
   #over(): boolean {
@@ -182,9 +186,10 @@ export class StreamBuffer {
   }
 
   #wake(): void {
-    const arrived = this.#arrived;
-    this.#arrived = undefined;
-    arrived?.resolve();
+    if (!this.#waiters?.size) return;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const done of waiters) done();
   }
 }
 
