@@ -89,6 +89,16 @@ test(
       assert.equal(await page.locator("#status").textContent(), "CANCELLED");
       assert.equal(await page.locator("#message").textContent(), "");
 
+      // Cancel pressed while a runsync has no answer (so no id) yet: the job is cancelled once
+      // the answer names it.
+      await page.click("#runsync");
+      await page.locator('#status[data-status="SUBMITTING"]').waitFor();
+      await page.click("#cancel");
+      await page.locator('#status[data-status="CANCELLED"]').waitFor();
+      const id = await page.locator("#job-id").textContent();
+      const status = await (await fetch(`http://127.0.0.1:${server.port}/status/${id}`)).json();
+      assert.equal(status.status, "CANCELLED");
+
       await page.fill("#input", "{oops");
       await page.click("#run");
       assert.match(await page.locator("#message").textContent() ?? "", /not valid JSON/);

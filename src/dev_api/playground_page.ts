@@ -64,6 +64,8 @@ Streamed chunks appear as the handler yields them.</p>
   const terminal = ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"];
   const $ = (id) => document.getElementById(id);
   let current = null;
+  /** Cancel was pressed before the job had an id (a runsync still waiting): cancel on arrival. */
+  let cancelAsked = false;
 
   const setStatus = (status) => {
     $("status").textContent = status;
@@ -129,6 +131,7 @@ Streamed chunks appear as the handler yields them.</p>
       return;
     }
     current = null;
+    cancelAsked = false;
     busy(true);
     setStatus("SUBMITTING");
     try {
@@ -136,6 +139,7 @@ Streamed chunks appear as the handler yields them.</p>
       current = data.id;
       $("job-id").textContent = data.id;
       setStatus(data.status);
+      if (cancelAsked && !terminal.includes(data.status)) await cancel();
       await follow(data.id);
     } catch (error) {
       $("message").textContent = error.message;
@@ -145,14 +149,19 @@ Streamed chunks appear as the handler yields them.</p>
   };
   $("run").addEventListener("click", () => start(false));
   $("runsync").addEventListener("click", () => start(true));
-  $("cancel").addEventListener("click", async () => {
-    if (!current) return;
+  const cancel = async () => {
     try {
       const data = await call("POST", "/cancel/" + encodeURIComponent(current), {});
+      $("message").textContent = "";
       setStatus(data.status);
     } catch (error) {
       $("message").textContent = error.message;
     }
+  };
+  $("cancel").addEventListener("click", () => {
+    if (current) return cancel();
+    cancelAsked = true; // the submission has no answer yet
+    $("message").textContent = "Cancelling once the job has an id...";
   });
 })();
 </script>
