@@ -199,3 +199,41 @@ test("JobWorker: a synchronous handler's outcome is delivered after submit() ret
   w.stop("test over");
   assert.ok(await w.drain());
 });
+
+test("JobWorker: a tracked task (a webhook post) still running at the drain deadline is stopped, and the drain is not clean", async () => {
+  const w = worker((job) => job.input, { drainTimeoutMs: 10 });
+  await w.start();
+  const post = deferred<void>();
+  w.forcedSignal.addEventListener("abort", () => post.resolve(), { once: true }); // as postWebhook does
+  w.track(Symbol("webhook:a"), post.promise);
+  w.track(Symbol("webhook:a"), Promise.resolve()); // a symbol never matches another
+  assert.equal(w.has("webhook:a"), false); // and never stands in the way of a job id
+  w.stop("test");
+  assert.equal(await w.drain(), false);
+  assert.equal(w.forcedSignal.aborted, true);
+  assert.equal(w.size, 0);
+});
+
+test("JobWorker: a second signal stops tracked tasks at once, and the drain is not clean", async () => {
+  const w = worker((job) => job.input, { drainTimeoutMs: 60_000 });
+  await w.start();
+  const post = deferred<void>();
+  w.forcedSignal.addEventListener("abort", () => post.resolve(), { once: true });
+  w.track(Symbol("webhook:b"), post.promise);
+  w.stop("SIGTERM received");
+  const drained = w.drain();
+  w.stop("SIGTERM received"); // the second signal
+  assert.equal(await drained, false);
+});
+
+test("JobWorker: a drain whose tasks all finish is clean", async () => {
+  const w = worker((job) => job.input, { drainTimeoutMs: 60_000 });
+  await w.start();
+  const post = deferred<void>();
+  w.track(Symbol("webhook:c"), post.promise);
+  w.stop("test");
+  const drained = w.drain();
+  post.resolve();
+  assert.equal(await drained, true);
+  assert.equal(w.forcedSignal.aborted, false);
+});

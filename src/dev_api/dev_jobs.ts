@@ -326,7 +326,12 @@ export class DevJobs {
       const { worker, http, lookupHost, logger } = this.#o;
       worker.track(
         Symbol(`webhook:${job.id}`), // a symbol: never a job id's key
-        postWebhook(job.webhook, record.body, { http, lookupHost, log: logger.forJob(job) }),
+        postWebhook(job.webhook, record.body, {
+          http,
+          lookupHost,
+          log: logger.forJob(job),
+          signal: worker.forcedSignal, // the drain's end stops it
+        }),
       );
     }
   }

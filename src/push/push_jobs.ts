@@ -251,6 +251,7 @@ export class PushJobs {
         lookupHost,
         hosts: config.push.webhookHosts,
         log: logger.forJob(job),
+        signal: worker.forcedSignal, // the drain's end stops it
       });
       tracked.delivery = delivery;
       worker.track(Symbol(`webhook:${job.id}`), delivery); // a symbol: never a job id's key

@@ -146,6 +146,10 @@ export class JobWorker {
   readonly #abort = (entry: HeldEntry, reason: unknown) =>
     this.#settle(entry, this.#abortedOutcome(reason));
   readonly #shutdown = new AbortController();
+  /** Aborted when the drain gives up (its deadline, or a second signal). */
+  readonly #forced = new AbortController();
+  /** Jobs and tasks the worker gave up on (aborted at the drain's end or on a second signal). */
+  #cutShort = 0;
   readonly #stopped = deferred<string>();
   readonly #window: ObservationWindow;
   #poll?: ReturnType<typeof setInterval>;
@@ -187,6 +191,14 @@ export class JobWorker {
   /** Aborts when shutdown begins: intakes stop taking and abort their long-polls. */
   get signal(): AbortSignal {
     return this.#shutdown.signal;
+  }
+
+  /**
+   * Aborts when the worker stops waiting for its work: the drain deadline passed, or a second
+   * signal came. Tracked tasks (webhook posts) listen to it, so they cannot hold the exit.
+   */
+  get forcedSignal(): AbortSignal {
+    return this.#forced.signal;
   }
 
   /** Resolves with the reason once shutdown begins. */
@@ -345,14 +357,14 @@ export class JobWorker {
    */
   async drain(): Promise<boolean> {
     const { drainTimeoutMs } = this.#config;
-    if (this.size === 0) return true;
+    if (this.size === 0) return this.#cutShort === 0;
     this.#logger.info(
       `Waiting up to ${drainTimeoutMs} ms for ${this.size} ${
         this.size === 1 ? "job" : "jobs"
       } to finish.`,
     );
-    if (await this.#settledWithin(drainTimeoutMs)) return true;
-    const aborted = this.abortAll(`the ${drainTimeoutMs} ms drain deadline passed`);
+    if (await this.#settledWithin(drainTimeoutMs)) return this.#cutShort === 0;
+    this.abortAll(`the ${drainTimeoutMs} ms drain deadline passed`);
     // Aborted jobs deliver their FAILED outcomes now; deliveries in flight may be retrying.
     await this.#settledWithin(REPORT_GRACE_MS);
     if (this.size > 0) {
@@ -364,7 +376,7 @@ export class JobWorker {
     }
     // Jobs that were only delivering their results were not cut short: the intake reports
     // whether those deliveries got through. A task left unfinished is a result not delivered.
-    return aborted === 0 && this.#tasks.size === 0;
+    return this.#cutShort === 0;
   }
 
   /**
@@ -375,7 +387,13 @@ export class JobWorker {
    * @returns How many jobs were aborted.
    */
   abortAll(why: string): number {
+    if (this.#tasks.size > 0 && !this.#forced.signal.aborted) {
+      this.#logger.warn(`Stopping ${this.#tasks.size} webhook posts and other tasks: ${why}.`);
+    }
+    this.#cutShort += this.#forced.signal.aborted ? 0 : this.#tasks.size;
+    this.#forced.abort(new WorkerShutdownError(`The worker stopped waiting: ${why}`));
     const running = [...this.#held.values()].filter((entry) => !entry.delivering);
+    this.#cutShort += running.length;
     const delivering = this.size - running.length;
     if (running.length === 0) return 0;
     this.#logger.warn(

@@ -67,36 +67,22 @@ export async function postWebhook(
   const timeoutMs = options.timeoutMs ?? 10_000;
   try {
     await retry(async () => {
-      const attempt = AbortSignal.timeout(timeoutMs);
-      if (lookupHost) {
-        const check = resolvedWebhookRefusal(url, options.hosts ?? [], lookupHost);
-        const refusal = await abortable(check, attempt).catch((error) => {
-          throw new RetryableAnswer(`DNS lookup failed: ${String(error)}`);
-        });
-        if (refusal !== undefined) throw new Error(`refused: ${refusal}`);
+      // One controller per attempt, fed by its timer and by `signal`, and unhooked after: Node
+      // 20's AbortSignal.any() would keep every attempt alive as long as the worker's signal.
+      const controller = new AbortController();
+      const attempt = controller.signal;
+      const timer = setTimeout(
+        () => controller.abort(new DOMException(`Timed out after ${timeoutMs} ms`, "TimeoutError")),
+        timeoutMs,
+      );
+      const stop = () => controller.abort(signal!.reason);
+      signal?.addEventListener("abort", stop, { once: true });
+      try {
+        await attemptOnce(attempt);
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", stop);
       }
-      const res = await http({
-        method: "POST",
-        url,
-        headers: { "content-type": "application/json" },
-        body,
-        signal: signal ? AbortSignal.any([signal, attempt]) : attempt,
-        redirect: "manual",
-      }).catch((error) => {
-        // Deno without net permission for the host: no later attempt would be allowed either.
-        if ((error as Error)?.name === "NotCapable") throw new Error(`refused by Deno: ${error}`);
-        throw new RetryableAnswer(`network error: ${String(error)}`);
-      });
-      if (res.status >= 200 && res.status < 300) return;
-      const message = res.status >= 300 && res.status < 400
-        ? `HTTP ${res.status}: a redirect (to ${
-          res.header("location") ?? "nowhere"
-        }), which webhooks do not follow`
-        : `HTTP ${res.status}`;
-      if (res.status >= 500 || res.status === 429 || res.status === 408) {
-        throw new RetryableAnswer(message);
-      }
-      throw new Error(message);
     }, {
       maxAttempts: options.maxAttempts ?? 5,
       minDelay: options.minDelayMs ?? 500,
@@ -112,6 +98,38 @@ export async function postWebhook(
       }`,
     );
     return false;
+  }
+
+  async function attemptOnce(attempt: AbortSignal): Promise<void> {
+    if (lookupHost) {
+      const check = resolvedWebhookRefusal(url, options.hosts ?? [], lookupHost);
+      const refusal = await abortable(check, attempt).catch((error) => {
+        throw new RetryableAnswer(`DNS lookup failed: ${String(error)}`);
+      });
+      if (refusal !== undefined) throw new Error(`refused: ${refusal}`);
+    }
+    const res = await http({
+      method: "POST",
+      url,
+      headers: { "content-type": "application/json" },
+      body,
+      signal: attempt,
+      redirect: "manual",
+    }).catch((error) => {
+      // Deno without net permission for the host: no later attempt would be allowed either.
+      if ((error as Error)?.name === "NotCapable") throw new Error(`refused by Deno: ${error}`);
+      throw new RetryableAnswer(`network error: ${String(error)}`);
+    });
+    if (res.status >= 200 && res.status < 300) return;
+    const message = res.status >= 300 && res.status < 400
+      ? `HTTP ${res.status}: a redirect (to ${
+        res.header("location") ?? "nowhere"
+      }), which webhooks do not follow`
+      : `HTTP ${res.status}`;
+    if (res.status >= 500 || res.status === 429 || res.status === 408) {
+      throw new RetryableAnswer(message);
+    }
+    throw new Error(message);
   }
 }
 
