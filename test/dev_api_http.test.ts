@@ -68,6 +68,10 @@ test("dev API: a body that is not JSON, has no input, or is too large is refused
   // Nothing was lost or run by the refusals: the next good job is the first.
   const health = await (await s.call("GET", "/v2/e/health")).json();
   assert.deepEqual(health.jobs, { completed: 0, failed: 0, retried: 0, inProgress: 0, inQueue: 0 });
+  // A wait of any length is a number, clamped to the maximum: the unknown id is what is wrong.
+  const longWait = await s.call("GET", "/v2/e/status-sync/nope?wait=10000000000");
+  assert.equal(longWait.status, 404);
+  await longWait.body?.cancel();
 });
 
 test("dev API: unknown ids answer 404 in the real API's shape on every job route", async () => {

@@ -40,11 +40,6 @@ export async function runDevApi(setup: WorkerSetup): Promise<number> {
     logger.error(`--rp_api_concurrency: ${(error as Error).message}`);
     return 1;
   }
-  if (!isLoopback(hostname)) {
-    logger.warn(
-      `The dev API has no auth: anyone who can reach ${hostname}:${port} can run jobs. Use it for development only.`,
-    );
-  }
   const worker = new JobWorker({
     config,
     logger,
@@ -62,6 +57,11 @@ export async function runDevApi(setup: WorkerSetup): Promise<number> {
   });
   const unlisten = worker.listen((signal, listener) => runtime.onSignal(signal, listener));
   const server = await runtime.serve(dev.fetch, { hostname, port });
+  if (!isLoopback(hostname)) {
+    logger.warn(
+      `The dev API has no auth: anyone who can reach ${hostname}:${server.port} can run jobs. Use it for development only.`,
+    );
+  }
   try {
     const started = await worker.start();
     const url = `http://${
