@@ -9,6 +9,7 @@ import { signPushRequest } from "../src/push/push_auth.ts";
 import { RunPodLogger } from "../src/run_pod_logger.ts";
 import type { Server } from "../src/runtime.ts";
 import type { Handler } from "../src/types.ts";
+import { CORPUS_QSTASH_KEYS, qstashSignature } from "./fixtures/push_hostile_corpus.ts";
 import { currentRuntime } from "./support/runtime.ts";
 import { deliveryLogger, webhookReceiver } from "./support/webhook_receiver.ts";
 
@@ -618,4 +619,40 @@ test("push: policy.executionTimeout shortens executionTimeoutMs but never lifts 
   const body = await res.json();
   assert.equal(body.status, "TIMED_OUT");
   assert.match(body.error, /50 ms/);
+});
+
+test("push: a replayed signed request with another id header is still the first job; one run", async () => {
+  let runs = 0;
+  await using s = await serve((job) => ({ run: ++runs, id: job.id }), {
+    auth: { hmacKeys: ["hmac-key"], qstashKeys: CORPUS_QSTASH_KEYS },
+  });
+  // QStash: the JWT does not cover Upstash-Message-Id, so a replay may change or drop it.
+  const body = JSON.stringify({ input: "q" });
+  const jwt = qstashSignature(new TextEncoder().encode(body), Math.floor(Date.now() / 1000));
+  const first = await (await s.post(body, {
+    "upstash-signature": jwt,
+    "upstash-message-id": "msg_1",
+  })).json();
+  assert.equal(first.id, "msg_1");
+  for (const headers of [{ "upstash-message-id": "msg_forged" }, {}] as Record<string, string>[]) {
+    const replay = await (await s.post(body, { "upstash-signature": jwt, ...headers })).json();
+    assert.deepEqual(replay, first);
+  }
+  // A new delivery of the same message (a new JWT) is QStash's redelivery: the stored result.
+  const later = qstashSignature(new TextEncoder().encode(body), Math.floor(Date.now() / 1000) - 1);
+  const redelivered = await (await s.post(body, {
+    "upstash-signature": later,
+    "upstash-message-id": "msg_1",
+  })).json();
+  assert.deepEqual(redelivered, first);
+  // HMAC: the id headers are not signed either.
+  const signed = JSON.stringify({ input: "h" });
+  const signature = await signPushRequest(signed, "hmac-key");
+  const one = await (await s.post(signed, { "x-edgepod-signature": signature })).json();
+  const forged = await (await s.post(signed, {
+    "x-edgepod-signature": signature,
+    "x-cloudtasks-taskname": "forged-task",
+  })).json();
+  assert.deepEqual(forged, one);
+  assert.equal(runs, 2);
 });

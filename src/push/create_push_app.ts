@@ -18,6 +18,7 @@ import { type LimitedBody, readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { type KeepAlive, PushJobs, type ReplyMode } from "./push_jobs.ts";
 import { json } from "../worker/json_response.ts";
+import { ResultStore } from "../worker/result_store.ts";
 import { checkOidcOptions } from "./_oidc_token.ts";
 import {
   authorizePush,
@@ -149,6 +150,13 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, lookupHost, reject });
   const authOn = hasPushAuth(auth);
+  // Which job each signature ran, for as long as a signature can be replayed (5 minutes and
+  // the clock skew allowed, with room): its id headers are not signed, so a replay could name
+  // another id.
+  const replays = new ResultStore<string>({
+    ttlMs: 15 * 60_000,
+    maxEntries: config.push.maxStoredResults,
+  });
 
   const app = new Hono();
   if (!parts.started) app.use("*", startOnFirstRequest(worker));
@@ -219,8 +227,13 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       return json(parsed.status, { error: parsed.message });
     }
     const submission = parsed.submission;
-    // A replayed signed request must not run again: its signature is its id.
-    submission.id ??= admitted.replayKey;
+    // A replayed signed request must not run again: it is the job its signature first ran.
+    const replayKey = admitted.replayKey;
+    if (replayKey !== undefined) {
+      const first = replays.get(replayKey);
+      if (first !== undefined) submission.id = first;
+      else replays.set(replayKey, submission.id ??= replayKey);
+    }
     const mode = replyMode(request.headers);
     // Work that outlives the answer needs the edge runtime's waitUntil (where there is one).
     const keepAlive = mode === "async" || submission.webhook !== undefined

@@ -267,11 +267,13 @@ export interface PushAuthorization {
   /** Whether a configured method admits the request. */
   admitted: boolean;
   /**
-   * Set when the request was admitted by its `X-Edgepod-Signature`: `sig-` and the hex MAC that
-   * admits it. The same for every replay of one signed request (however its header is dressed
-   * up) and different for another `t` or body, so the push app takes it as the job id of a
-   * signed submission that names none: a replay within the signature's window finds the first
-   * run's job instead of running again. Two identical bodies signed in the same second are
+   * Set when the request was admitted by a signature: `sig-` and the hex MAC of its
+   * `X-Edgepod-Signature`, or `qstash-` and the signature of its `Upstash-Signature` JWT (one
+   * per QStash delivery). The same for every replay of one signed request (however its headers
+   * are dressed up) and different for another `t`, body or delivery, so the push app takes it as
+   * the job id of a signed submission that names none, and remembers which job each key ran: a
+   * replay within the signature's window finds the first run's job instead of running again,
+   * even with a different id header. Two identical bodies signed in the same second are
    * therefore one job (give them ids to run both).
    */
   replayKey?: string;
@@ -337,7 +339,8 @@ export async function authorizePush(
       tolerance,
     );
     if (mac) return { admitted: true, replayKey: `sig-${toHex(mac)}` };
-    if (await checkQStash(request, rawBody, options, nowSeconds, skew)) return ADMITTED;
+    const qstash = await checkQStash(request, rawBody, options, nowSeconds, skew);
+    if (qstash !== undefined) return { admitted: true, replayKey: qstash };
     if (!options.oidc) return REFUSED;
     const clock = options.now ?? Date.now;
     const verdict = await checkOidc(request, options.oidc, nowSeconds * 1000, clock);
