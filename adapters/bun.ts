@@ -13,6 +13,7 @@ import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
 import { lookupHost } from "./_lookup_host.ts";
 import { startWebThread } from "./_web_thread.ts";
+import { withinGrace } from "./_within_grace.ts";
 
 export * from "../src/mod.ts";
 
@@ -95,12 +96,7 @@ export const runtime: Runtime = {
       hostname: server.address?.address ?? server.hostname, // as Node and Deno answer
       port: server.port,
       close: async ({ graceMs = 0 } = {}) => {
-        if (graceMs > 0) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const grace = new Promise<void>((done) => (timer = setTimeout(done, graceMs)));
-          await Promise.race([server.stop(false), grace]);
-          clearTimeout(timer);
-        }
+        if (graceMs > 0) await withinGrace(Promise.resolve(server.stop(false)), graceMs);
         await server.stop(true);
       },
     });

@@ -14,6 +14,7 @@ import { startWorker } from "../src/start_worker.ts";
 import { type ServerlessNamespace, serverlessNamespace } from "./_serverless.ts";
 import { lookupPermittedHost } from "./_lookup_host.ts";
 import { startWebThread } from "./_web_thread.ts";
+import { withinGrace } from "./_within_grace.ts";
 
 export * from "../src/mod.ts";
 
@@ -103,13 +104,7 @@ export const runtime: Runtime = {
                 // connections left (a client that stopped reading) not hold the process.
                 const done = server.shutdown();
                 if (graceMs === undefined) return await done;
-                let timer: ReturnType<typeof setTimeout> | undefined;
-                const grace = new Promise<void>((
-                  resolve,
-                ) => (timer = setTimeout(resolve, graceMs)));
-                await Promise.race([done, grace]);
-                clearTimeout(timer);
-                server.unref();
+                if (!(await withinGrace(done, graceMs))) server.unref();
               },
             })
           ),
