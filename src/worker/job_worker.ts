@@ -299,9 +299,10 @@ export class JobWorker {
 
   /**
    * Keeps the worker busy with a task that is not a job (a FAILED answer to a malformed job, a
-   * webhook post): the drain waits for it, and a drain that ends with it unfinished is not
-   * clean; it is never aborted. Under a job id, `has(id)` is true while it runs; under a symbol
-   * (a webhook post, say) it can never stand in the way of a job.
+   * webhook post): the drain waits for it. The worker does not abort it itself: a task that
+   * should stop when the drain gives up listens to {@linkcode JobWorker.forcedSignal}, and one
+   * still unfinished then makes the drain unclean. Under a job id, `has(id)` is true while it
+   * runs; under a symbol (a webhook post, say) it can never stand in the way of a job.
    *
    * @param id The job id it stands for, or a symbol of its own.
    * @param task The work.
@@ -381,14 +382,15 @@ export class JobWorker {
 
   /**
    * Aborts every held job that is still running (not those only delivering their outcome) with
-   * a {@linkcode WorkerShutdownError}.
+   * a {@linkcode WorkerShutdownError}, and aborts {@linkcode JobWorker.forcedSignal} for the
+   * tracked tasks. Either makes the drain unclean.
    *
    * @param why Why, for the log and the error message.
    * @returns How many jobs were aborted.
    */
   abortAll(why: string): number {
     if (this.#tasks.size > 0 && !this.#forced.signal.aborted) {
-      this.#logger.warn(`Stopping ${this.#tasks.size} webhook posts and other tasks: ${why}.`);
+      this.#logger.warn(`Giving up on ${this.#tasks.size} tasks (such as webhook posts): ${why}.`);
     }
     this.#cutShort += this.#forced.signal.aborted ? 0 : this.#tasks.size;
     this.#forced.abort(new WorkerShutdownError(`The worker stopped waiting: ${why}`));
