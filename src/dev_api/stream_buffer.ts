@@ -5,6 +5,7 @@
  * @module
  */
 
+import { deadline } from "../async/deadline.ts";
 import { deferred } from "../async/deferred.ts";
 import { strictStringify } from "../job_result.ts";
 
@@ -107,14 +108,10 @@ export class StreamBuffer {
             continue;
           }
           const space = this.#space ??= deferred<void>();
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const read = await Promise.race([
-            space.promise.then(() => true),
-            new Promise<false>((
-              resolve,
-            ) => (timer = setTimeout(resolve, this.#readerWaitMs, false))),
-          ]);
-          clearTimeout(timer);
+          const read = await deadline(space.promise, this.#readerWaitMs).then(
+            () => true,
+            () => false,
+          );
           if (!read && this.#space === space) this.#unread = true;
         }
       },
