@@ -93,6 +93,11 @@ export interface PushOptions {
   /** How many finished results are kept at most (oldest forgotten first). @default 10000 */
   maxStoredResults?: number;
   /**
+   * How many bytes of finished results are kept at most (oldest forgotten first; a result
+   * larger on its own is not kept, with a WARN line). @default 67108864 (64 MiB)
+   */
+  maxStoredBytes?: number;
+  /**
    * The HTTP status of a synchronous answer whose job FAILED or TIMED_OUT. `200` (the default)
    * makes a failure a delivered result, so a poison job is not redelivered forever; a 5xx makes
    * senders redeliver, and each redelivery then runs the job again. @default 200
@@ -186,6 +191,7 @@ const SCHEMA = v.strictObject({
     maxBodyBytes: v.optional(int(1)),
     resultTtlMs: v.optional(int(0)),
     maxStoredResults: v.optional(int(0)),
+    maxStoredBytes: v.optional(int(0)),
     failureStatus: v.optional(v.union([
       v.literal(200),
       v.pipe(int(500), v.maxValue(599, "an HTTP status 500 to 599")),
@@ -259,6 +265,7 @@ function pushDefaults(push: PushOptions): Required<PushOptions> {
     maxBodyBytes: push.maxBodyBytes ?? 10 * 1024 * 1024,
     resultTtlMs: push.resultTtlMs ?? 600_000,
     maxStoredResults: push.maxStoredResults ?? 10_000,
+    maxStoredBytes: push.maxStoredBytes ?? 64 * 1024 * 1024,
     failureStatus: push.failureStatus ?? 200,
     dangerouslyAllowUnauthenticated: push.dangerouslyAllowUnauthenticated ?? false,
     webhookHosts: (push.webhookHosts ?? []).map((host, i) => {

@@ -7,6 +7,7 @@ import { request as httpRequest } from "node:http";
 import { test } from "node:test";
 import { deferred } from "../src/async/deferred.ts";
 import type { DevAppOptions } from "../src/dev_api/create_dev_app.ts";
+import { RunPodLogger } from "../src/run_pod_logger.ts";
 import type { Handler } from "../src/types.ts";
 import { serveDevApi } from "./support/dev_server.ts";
 import { deliveryLogger, webhookReceiver } from "./support/webhook_receiver.ts";
@@ -323,4 +324,26 @@ test("dev API: a streaming job nobody reads /stream for still ends (runsync gets
   assert.equal(body.status, "COMPLETED");
   assert.equal(body.output.length, 5000);
   assert.equal(body.output.at(-1), 4999);
+});
+
+test("dev API: a finished job over maxStoredBytes is answered, then forgotten with a WARN line", async () => {
+  const lines: string[] = [];
+  const logger = new RunPodLogger({ level: "WARN", write: (text) => lines.push(text) });
+  await using s = await serve(() => "x".repeat(5000), {
+    logger,
+    devApi: { maxStoredBytes: 4000 },
+  });
+  const res = await s.call("POST", "/v2/local/runsync?wait=60000", { input: {} });
+  const body = await res.json();
+  assert.equal(body.status, "COMPLETED");
+  assert.equal(body.output.length, 5000, "the waiting caller still gets the whole result");
+  assert.equal((await s.call("GET", `/v2/local/status/${body.id}`)).status, 404);
+  logger.flush();
+  assert.match(
+    lines.join(""),
+    new RegExp(
+      `WARN +\\| ${body.id} \\| The finished job .* is over the result store's 4000 bytes ` +
+        `\\(maxStoredBytes\\), so it is not kept`,
+    ),
+  );
 });

@@ -159,8 +159,12 @@ test("ResultStore: bounded by entries and bytes, expires by time, and stays corr
   store.set("e", "55555"); // 14 bytes > 10: the oldest go until it fits
   assert.deepEqual([...store.entries()].map(([k]) => k), ["d", "e"]);
   assert.equal(store.bytes, 9);
-  store.set("x", "too large for the store"); // larger than maxBytes: not stored
+  assert.equal(store.maxBytes, 10);
+  // Larger than maxBytes on its own: not stored, and set() says so.
+  assert.equal(store.set("x", "too large for the store"), "too-large");
   assert.equal(store.get("x"), undefined);
+  assert.equal(store.set("f", "6"), "kept");
+  assert.equal(new ResultStore<string>({ maxEntries: 0 }).set("a", "1"), "off");
   now = 101;
   assert.equal(store.get("d"), undefined);
   for (let i = 0; i < 10_000; i++) store.set("same", "v"); // replacing one key many times

@@ -126,6 +126,28 @@ test("push: failureStatus 500 answers FAILED with a 5xx, and a redelivery runs t
   assert.equal(runs, 2);
 });
 
+test("push: a result over push.maxStoredBytes is answered, not kept, and says so in a WARN line", async () => {
+  let runs = 0;
+  const lines: string[] = [];
+  const logger = new RunPodLogger({ level: "WARN", write: (text) => lines.push(text) });
+  await using s = await serve(() => {
+    runs++;
+    return "x".repeat(2000);
+  }, { logger, push: { maxStoredBytes: 1000 } });
+  const first = await s.post({ id: "big", input: 1 });
+  assert.equal(first.status, 200);
+  assert.equal((await first.json()).output.length, 2000, "the answer carries the whole result");
+  assert.equal((await fetch(`${s.url}/jobs/big`)).status, 404, "it was not kept");
+  logger.flush();
+  assert.match(
+    lines.join(""),
+    /WARN +\| big \| The result \(\d+ characters\) is over the result store's 1000 bytes \(push\.maxStoredBytes\), so it is not kept/,
+  );
+  // As the line says: with nothing stored, a redelivery runs the job again.
+  assert.equal((await (await s.post({ id: "big", input: 1 })).json()).status, "COMPLETED");
+  assert.equal(runs, 2);
+});
+
 test("push: the same id while the job runs attaches to it; after it ends the stored result answers; one run", async () => {
   const g = gated();
   await using s = await serve(g.handler, { concurrencyModifier: () => 4 });

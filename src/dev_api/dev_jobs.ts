@@ -321,7 +321,14 @@ export class DevJobs {
     if (outcome.status === "COMPLETED") this.#counts.completed++;
     else if (outcome.status !== "CANCELLED") this.#counts.failed++;
     this.#live.delete(job.id);
-    this.#store.set(job.id, record);
+    if (this.#store.set(job.id, record) === "too-large") {
+      this.#o.logger.warn(
+        `The finished job (input, result and unread chunks) is over the result store's ` +
+          `${this.#store.maxBytes} bytes (maxStoredBytes), so it is not kept: ` +
+          `/status and /stream answer 404 for it from now on.`,
+        job.id,
+      );
+    }
     if (typeof job.webhook === "string") {
       const { worker, http, lookupHost, logger } = this.#o;
       worker.track(

@@ -87,6 +87,7 @@ export class PushJobs {
     this.#store = new ResultStore<Stored>({
       ttlMs: push.resultTtlMs,
       maxEntries: push.maxStoredResults,
+      maxBytes: push.maxStoredBytes,
       size: (stored: Stored) => stored.body.length * 2 + 72,
     });
   }
@@ -240,7 +241,15 @@ export class PushJobs {
       // With failures answered 5xx the sender redelivers to run the job again; the stored
       // failure still answers GET /jobs/:id until then.
       const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
-      this.#store.set(job.id, { body, rerun: failed && this.#o.config.push.failureStatus !== 200 });
+      const rerun = failed && this.#o.config.push.failureStatus !== 200;
+      if (this.#store.set(job.id, { body, rerun }) === "too-large") {
+        this.#o.logger.warn(
+          `The result (${body.length} characters) is over the result store's ` +
+            `${this.#store.maxBytes} bytes (push.maxStoredBytes), so it is not kept: ` +
+            `GET /jobs/:id answers 404 for it and a redelivery of its id runs the job again.`,
+          job.id,
+        );
+      }
     }
     tracked.feed?.end(body);
     const webhook = job.webhook;

@@ -86,23 +86,32 @@ export class ResultStore<V> {
     return this.#bytes;
   }
 
+  /** The most bytes the store holds, as configured. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
   /**
    * Stores a value, replacing any under the same key, and evicts past the bounds.
    *
    * @param key The key (a job id).
    * @param value The value.
+   * @returns `"kept"`; `"off"` when the store keeps nothing (`maxEntries` or `ttlMs` is 0);
+   * `"too-large"` when the value alone is over `maxBytes`, so it is not kept either.
    */
-  set(key: string, value: V): void {
+  set(key: string, value: V): "kept" | "off" | "too-large" {
     const old = this.#entries.get(key);
     if (old) this.#drop(old);
+    if (this.#maxEntries === 0 || this.#ttlMs === 0) return "off";
     const bytes = this.#size(value);
-    if (this.#maxEntries === 0 || this.#ttlMs === 0 || bytes > this.#maxBytes) return;
+    if (bytes > this.#maxBytes) return "too-large";
     const now = this.#now();
     const entry: Entry<V> = { key, value, expires: now + this.#ttlMs, bytes, live: true };
     this.#entries.set(key, entry);
     this.#order.push(entry);
     this.#bytes += bytes;
     this.#evict(now);
+    return "kept";
   }
 
   /**
