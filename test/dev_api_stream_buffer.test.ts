@@ -2,7 +2,14 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { parseConfig } from "../src/config.ts";
+import { DevJobs } from "../src/dev_api/dev_jobs.ts";
 import { StreamBuffer } from "../src/dev_api/stream_buffer.ts";
+import { fetchClient } from "../src/http_client.ts";
+import { RunPodLogger } from "../src/run_pod_logger.ts";
+import type { Handler } from "../src/types.ts";
+import { JobWorker } from "../src/worker/job_worker.ts";
+import { TEST_WORKER_INFO } from "./support/http_doubles.ts";
 
 test("StreamBuffer: past its bounds a write waits for a reader, and nothing is dropped while one reads", async () => {
   const buffer = new StreamBuffer({ maxChunks: 2, readerWaitMs: 60_000 });
@@ -72,4 +79,34 @@ test("StreamBuffer: wait() ends on a chunk, on either signal, or at its time, an
   await aborted;
   await buffer.wait(1, client.signal); // its own time
   await buffer.wait(60_000, shutdown.signal); // already aborted: at once
+});
+
+test("DevJobs: a /stream long-poll on a queued job answers IN_PROGRESS as soon as the job starts", async () => {
+  const release = new Map<string, () => void>();
+  const handler: Handler = (job) =>
+    new Promise<void>((resolve) => release.set(job.input as string, resolve));
+  const worker = new JobWorker({
+    config: parseConfig({ handler, concurrencyModifier: () => 1 }),
+    logger: new RunPodLogger({ level: "NOTSET", write: () => {} }),
+    info: TEST_WORKER_INFO,
+    queueLimit: 10,
+  });
+  await worker.start();
+  const jobs = new DevJobs({
+    worker,
+    logger: new RunPodLogger({ level: "NOTSET", write: () => {} }),
+    http: fetchClient,
+    streamHoldMs: 3_600_000, // only the start can end this long-poll within the test's time
+  });
+  const first = await (jobs.run({ input: "a", bytes: 3 })).json();
+  const second = await (jobs.run({ input: "b", bytes: 3 })).json();
+  assert.equal(second.status, "IN_QUEUE");
+  const polling = jobs.stream(second.id, new AbortController().signal); // waiting from here on
+  release.get("a")!(); // the first job ends: the second gets the slot
+  const answer = await (await polling).json();
+  assert.deepEqual(answer, { id: second.id, status: "IN_PROGRESS", stream: [] });
+  release.get("b")!();
+  assert.equal((await (await jobs.status(first.id)).json()).status, "COMPLETED");
+  worker.stop("test over");
+  assert.ok(await worker.drain());
 });

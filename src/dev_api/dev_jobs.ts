@@ -290,6 +290,7 @@ export class DevJobs {
         admission: "queue",
         timeoutMs: record.timeoutMs,
         sink: () => record.buffer.sink(),
+        onStart: () => record.buffer.touch(), // a /stream long-poll reports IN_PROGRESS at once
         deliver: (outcome) => this.#finish(record, outcome),
       });
     } catch (error) {

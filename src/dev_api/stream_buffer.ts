@@ -134,6 +134,11 @@ export class StreamBuffer {
     return taken;
   }
 
+  /** The job's status changed (it started): wakes the long-polls so they can report it. */
+  touch(): void {
+    this.#wake();
+  }
+
   /** No more chunks will come: wakes the long-polls and releases a waiting write. */
   end(): void {
     this.#ended = true;
@@ -142,7 +147,8 @@ export class StreamBuffer {
   }
 
   /**
-   * Waits until a chunk is unread, the stream ended, `ms` passed or a signal aborted.
+   * Waits until a chunk is unread, the stream ended, {@linkcode StreamBuffer.touch} was called,
+   * `ms` passed or a signal aborted.
    *
    * @param ms The longest wait.
    * @param signals End the wait early (the client went away, or shutdown). Each wait leaves

@@ -59,6 +59,8 @@ export interface SubmitOptions {
   admission?: "queue";
   /** Where a streaming handler's chunks go; made only if the handler streams. */
   sink?: () => WritableStream<unknown>;
+  /** Called when the job gets its slot, just before its handler (it is `IN_PROGRESS` now). */
+  onStart?: () => void;
   /** Delivers `ctx.progress()` updates. @default logs them */
   progress?: (update: unknown) => Promise<void>;
   /** This job's execution timeout in ms. @default config.executionTimeoutMs */
@@ -445,6 +447,7 @@ export class JobWorker {
     const config = this.#config;
     const { job, options } = entry;
     entry.begin(permit);
+    options.onStart?.();
     // A submitter's timeout may shorten the operator's, never lift it.
     const timeoutMs = minDefined(options.timeoutMs, config.executionTimeoutMs);
     if (timeoutMs !== undefined) {
