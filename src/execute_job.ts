@@ -12,9 +12,10 @@ import {
   resultFromError,
   resultFromValue,
   streamedError,
+  strictStringify,
   type WorkerInfo,
 } from "./job_result.ts";
-import { bindProgress } from "./progress_update.ts";
+import { bindProgress, handledRejection } from "./progress_update.ts";
 import type { RunPodLogger } from "./run_pod_logger.ts";
 import { asStream } from "./run_handler.ts";
 import type { StandardSchema } from "./standard_schema.ts";
@@ -347,7 +348,17 @@ function jobContext(
 
 function logProgress(log: JobLogger): (update: unknown) => Promise<void> {
   return (update) => {
-    log.info(`Progress: ${typeof update === "string" ? update : JSON.stringify(update)}`);
+    let text: string;
+    try {
+      text = typeof update === "string" ? update : strictStringify(update);
+    } catch (error) {
+      const message = `Cannot log progress as it is not JSON-serialisable: ${
+        (error as Error).message
+      }`;
+      log.warn(message);
+      return handledRejection(new TypeError(message));
+    }
+    log.info(`Progress: ${text}`);
     return Promise.resolve();
   };
 }

@@ -44,7 +44,8 @@ export function bindProgress(job: object, send: ProgressChannel): () => void {
  * @param job The job object the handler received.
  * @param update Any JSON value.
  * @returns Settles once delivered (or superseded by a newer update).
- * @throws {TypeError} When `job` is not a job that is running.
+ * @throws {TypeError} (as a rejection, which is never reported as unhandled if not awaited) When
+ * `job` is not a job that is running.
  *
  * @example
  * ```ts
@@ -56,11 +57,31 @@ export function progressUpdate(job: object, update: unknown): Promise<void> {
   const send = channels.get(job);
   if (!send) {
     const id = (job as { id?: unknown })?.id;
-    return Promise.reject(
+    return handledRejection(
       new TypeError(
         `Cannot send progress as the job must be one that is running: received job ${String(id)}`,
       ),
     );
   }
   return typeof send === "function" ? send(update) : send.progress(update);
+}
+
+/**
+ * A rejected promise that is never reported as unhandled: a caller that awaits it gets the
+ * error, and one that does not (Python's `progress_update` returns nothing to await) does not
+ * end the process with an unhandled rejection, and with it every other job in flight.
+ *
+ * @param error The rejection's reason.
+ * @returns The rejected promise.
+ *
+ * @example
+ * ```ts
+ * import { handledRejection } from "./progress_update.ts";
+ * handledRejection(new TypeError("not sent")); // dropped: nothing is reported
+ * ```
+ */
+export function handledRejection(error: unknown): Promise<never> {
+  const rejected = Promise.reject(error);
+  rejected.catch(() => {});
+  return rejected;
 }

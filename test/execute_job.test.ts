@@ -338,6 +338,27 @@ test("executeJob() delivers ctx.progress() and progressUpdate(job) to the intake
   await assert.rejects(progressUpdate(theJob, 3), TypeError);
 });
 
+test("executeJob(): a progress update the handler does not await never rejects unhandled", async () => {
+  // Handlers ported from Python call progress_update() without await: neither an update for a
+  // job that is not running nor one JSON cannot carry may end the process with every job in it.
+  const { options, lines } = setup({
+    handler: (_j, ctx) => {
+      void progressUpdate({ id: "gone", input: 1 }, 1);
+      void ctx.progress({ n: 1n });
+      return "done";
+    },
+  });
+  const done = await executeJob(job(), options);
+  assert.deepEqual(done.result, { output: "done" });
+  await new Promise((resolve) => setTimeout(resolve, 0)); // where an unhandled rejection fires
+  assert.match(
+    lines(),
+    /WARN   \| job-1 \| Cannot log progress as it is not JSON-serialisable: n is a BigInt/,
+  );
+  // A caller that awaits still gets the error.
+  await assert.rejects(progressUpdate({ id: "gone", input: 1 }, 1), TypeError);
+});
+
 test("executeJob() logs progress when the intake has no progress channel", async () => {
   const { options, lines } = setup({ handler: handlers.progress! });
   await executeJob(job(), options);

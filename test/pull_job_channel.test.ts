@@ -127,6 +127,19 @@ test('JobChannel.progress() posts {"status":"IN_PROGRESS","output":...} to job-d
   assert.equal(record(sim).results.length, 0);
 });
 
+test("JobChannel.progress() logs an update JSON cannot carry; not awaited, it rejects nothing unhandled", async () => {
+  const { sim, channel, lines } = setup();
+  void channel.progress({ n: 1n }); // as a handler ported from Python calls it
+  await new Promise((resolve) => setTimeout(resolve, 0)); // where an unhandled rejection fires
+  assert.equal(at(lines, "warn").length, 1);
+  assert.match(
+    at(lines, "warn")[0]!,
+    /^Cannot send progress as it is not JSON-serialisable: output\.n is a BigInt/,
+  );
+  await assert.rejects(channel.progress({ n: 2n }), TypeError); // awaited, the error is seen
+  assert.equal(sim.requests.length, 0);
+});
+
 test("JobChannel.progress() posts updates one at a time, in order", async () => {
   const { sim, channel } = setup();
   await channel.progress("10%");

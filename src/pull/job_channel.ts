@@ -10,6 +10,7 @@ import { deferred } from "../async/deferred.ts";
 import type { ChunkMerger } from "../config.ts";
 import type { ExecutedJob } from "../execute_job.ts";
 import { strictStringify } from "../job_result.ts";
+import { handledRejection } from "../progress_update.ts";
 import type { JobLogger } from "../types.ts";
 import { chunkSink } from "./chunk_sink.ts";
 import { describeError, type PostOutcome, type RunPodClient } from "./runpod_client.ts";
@@ -100,7 +101,8 @@ export class JobChannel {
    *
    * @param update Any JSON value.
    * @returns Settles once delivered (or given up on, which is logged), or superseded.
-   * @throws {TypeError} (as a rejection) When `update` is not JSON-serialisable.
+   * @throws {TypeError} (as a rejection, also logged, and never reported as unhandled if not
+   * awaited) When `update` is not JSON-serialisable.
    */
   progress(update: unknown): Promise<void> {
     if (this.#finished) {
@@ -111,11 +113,12 @@ export class JobChannel {
     try {
       body = strictStringify({ status: "IN_PROGRESS", output: update });
     } catch (error) {
-      return Promise.reject(
-        new TypeError(
-          `Cannot send progress as it is not JSON-serialisable: ${(error as Error).message}`,
-        ),
-      );
+      const message = `Cannot send progress as it is not JSON-serialisable: ${
+        (error as Error).message
+      }`;
+      // Logged, since a handler ported from Python does not await the update to see the error.
+      this.#options.log.warn(message);
+      return handledRejection(new TypeError(message));
     }
     this.#pending?.delivered.resolve();
     const delivered = deferred<void>();
