@@ -5,6 +5,7 @@
  * @module
  */
 
+import { deadline } from "./async/deadline.ts";
 import { deferred } from "./async/deferred.ts";
 import type { Logger } from "./types.ts";
 import type { ConcurrencyObservation } from "./worker/concurrency_observation.ts";
@@ -35,6 +36,12 @@ export interface ConcurrencyGateOptions {
   observe?: (state: { running: number; waiting: number; limit: number }) => ConcurrencyObservation;
   /** Receives warnings about bad modifier values. @default console */
   logger?: Pick<Logger, "warn">;
+  /**
+   * How long an async modifier may take, in ms. Past it the call is given up (its late answer
+   * ignored), a warning logged, the limit kept, and the next refresh calls the modifier again.
+   * @default 10000
+   */
+  modifierTimeoutMs?: number;
 }
 
 /** A held slot; release it exactly once (further calls do nothing). */
@@ -102,6 +109,7 @@ export class ConcurrencyGate extends EventTarget {
   #observe?: ConcurrencyGateOptions["observe"];
   #logger: Pick<Logger, "warn">;
   #refreshing?: Promise<number>;
+  #modifierTimeoutMs: number;
   #lastWarning?: string;
   #idle?: ReturnType<typeof deferred<void>>;
   #capacity?: ReturnType<typeof deferred<void>>;
@@ -126,6 +134,11 @@ export class ConcurrencyGate extends EventTarget {
     this.#modifier = options.modifier;
     this.#observe = options.observe;
     this.#logger = options.logger ?? console;
+    const timeout = options.modifierTimeoutMs ?? 10_000;
+    if (!(timeout > 0)) {
+      throw new RangeError(`'modifierTimeoutMs' must be a positive number: received ${timeout}`);
+    }
+    this.#modifierTimeoutMs = timeout;
   }
 
   /** The number of slots; `running` may exceed it for a while after a decrease. */
@@ -250,14 +263,25 @@ export class ConcurrencyGate extends EventTarget {
       return Promise.resolve(this.#limit);
     }
     if (!isThenable(value)) return Promise.resolve(this.#accept(value));
-    this.#refreshing = Promise.resolve(value).then(
+    // A modifier that never answers must not freeze the limit, nor hold the worker's start.
+    const ms = this.#modifierTimeoutMs;
+    const refreshing: Promise<number> = deadline(Promise.resolve(value), ms).then(
       (v) => this.#accept(v),
       (error) => {
-        this.#warn(`concurrencyModifier rejected with ${describe(error)}`);
+        if (error instanceof DOMException && error.name === "TimeoutError") {
+          this.#warn(
+            `concurrencyModifier did not answer within ${ms} ms; keeping concurrency ` +
+              `${this.#limit} and asking it again at the next refresh`,
+            false,
+          );
+        } else this.#warn(`concurrencyModifier rejected with ${describe(error)}`);
         return this.#limit;
       },
-    ).finally(() => this.#refreshing = undefined);
-    return this.#refreshing;
+    ).finally(() => {
+      if (this.#refreshing === refreshing) this.#refreshing = undefined;
+    });
+    this.#refreshing = refreshing;
+    return refreshing;
   }
 
   #accept(value: unknown): number {

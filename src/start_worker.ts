@@ -46,7 +46,11 @@ export async function startWorker(
     else problems.push(`--rp_log_level ${cli.rpLogLevel} is not a level; using ${logger.level}`);
   }
   for (const problem of problems) logger.warn(problem);
+  // Holds the process open until exit(): with nothing else pending (a handler or a modifier
+  // whose promise never settles), a runtime would end by itself with code 0 and no result.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   const exit = (code: number): never => {
+    clearInterval(keepAlive);
     logger.flush();
     return runtime.exit(code);
   };

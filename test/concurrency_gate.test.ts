@@ -656,6 +656,28 @@ test("ConcurrencyGate.refresh() warns and keeps the limit when an async modifier
   assert.match(warnings[0]!, /Engine down/);
 });
 
+test("ConcurrencyGate.refresh() gives up on an async modifier that does not answer in time, and asks again", async () => {
+  const { warnings, logger } = recorder();
+  const hung = deferred<number>();
+  let calls = 0;
+  const gate = new ConcurrencyGate({
+    limit: 2,
+    logger,
+    modifierTimeoutMs: 20,
+    modifier: () => (++calls === 1 ? hung.promise : Promise.resolve(4)),
+  });
+  assert.equal(await gate.refresh(), 2, "the hung call is given up and the limit kept");
+  assert.deepEqual(warnings, [
+    "concurrencyModifier did not answer within 20 ms; keeping concurrency 2 and asking it again at the next refresh",
+  ]);
+  assert.equal(await gate.refresh(), 4, "the next refresh calls the modifier again");
+  hung.resolve(9); // a late answer of the given-up call is ignored
+  await flushMicrotasks();
+  assert.equal(gate.limit, 4);
+  assert.equal(calls, 2);
+  assert.throws(() => new ConcurrencyGate({ modifierTimeoutMs: 0 }), RangeError);
+});
+
 test("ConcurrencyGate.refresh() warns when a modifier throws a non-error", async () => {
   const { warnings, logger } = recorder();
   const gate = new ConcurrencyGate({

@@ -212,3 +212,13 @@ test("local test: an unknown flag is left alone and a bad flag value exits 1", a
   assert.equal(run.code, 1);
   assert.match(run.stdout, /--rp_api_port must be an integer: received eighty/);
 });
+
+test("local test: a handler that never settles keeps the worker running; it never exits 0 without a result", async () => {
+  // With nothing else pending, a runtime would end by itself with code 0: a CI step using
+  // --test_input would pass for a handler that never answered. The handler's own timer does
+  // not hold the process, so it fires only if the worker does (and then exits 3).
+  const run = await fixture("neverSettles", input({ input: 1 }));
+  assert.equal(run.code, 3, run.stdout + run.stderr);
+  assert.match(run.stdout, /STILL RUNNING/);
+  assert.doesNotMatch(run.stdout, /Job result:/);
+});
