@@ -347,3 +347,16 @@ test("dev API: a finished job over maxStoredBytes is answered, then forgotten wi
     ),
   );
 });
+
+test("dev API: the body's other keys (s3Config, ...) reach the handler's job, as on the platform", async () => {
+  await using s = await serve((job) => ({ keys: Object.keys(job).sort(), s3: job.s3Config }));
+  const res = await s.call("POST", "/v2/local/runsync", {
+    input: 1,
+    s3Config: { bucketName: "b" },
+    policy: { executionTimeout: 60_000 },
+  });
+  assert.deepEqual((await res.json()).output, {
+    keys: ["id", "input", "s3Config"],
+    s3: { bucketName: "b" },
+  });
+});

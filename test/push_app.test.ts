@@ -424,6 +424,44 @@ test("push: a Pub/Sub push envelope is answered as a native submission, its mess
   assert.equal(runs, 1);
 });
 
+test("push: the handler's job carries the body's other keys and the transport's metadata", async () => {
+  await using s = await serve((job) => {
+    const { id: _id, input: _input, ...rest } = job;
+    return rest;
+  });
+  const native = await s.post({ input: 1, s3Config: { bucket: "b" }, webhookV2: "x" });
+  assert.deepEqual((await native.json()).output, { s3Config: { bucket: "b" }, webhookV2: "x" });
+  const pubsub = await s.post({
+    message: {
+      data: btoa("1"),
+      messageId: "m-9",
+      publishTime: "2026-01-01T00:00:00Z",
+      orderingKey: "user-3",
+      attributes: { tenant: "acme" },
+    },
+    subscription: "projects/p/subscriptions/s",
+    deliveryAttempt: 2,
+  });
+  assert.deepEqual((await pubsub.json()).output, {
+    pubsub: {
+      messageId: "m-9",
+      publishTime: "2026-01-01T00:00:00Z",
+      subscription: "projects/p/subscriptions/s",
+      orderingKey: "user-3",
+      deliveryAttempt: 2,
+      attributes: { tenant: "acme" },
+    },
+  });
+  const task = await s.post({ input: 1 }, {
+    "x-cloudtasks-taskname": "task-10",
+    "x-cloudtasks-queuename": "gpu",
+    "x-cloudtasks-taskretrycount": "1",
+  });
+  assert.deepEqual((await task.json()).output, {
+    cloudTasks: { taskName: "task-10", queueName: "gpu", retryCount: 1 },
+  });
+});
+
 test("push: a Cloud Tasks task name is the job id", async () => {
   await using s = await serve((job) => job.id);
   const res = await s.post({ input: 1 }, { "x-cloudtasks-taskname": "task-9" });

@@ -44,7 +44,8 @@ test("parseSubmission() reads a native body with every field", () => {
     input: { prompt: "hi" },
     webhook: "https://hooks.example.com/done?x=1",
     policy: { executionTimeout: 60_000, ttl: 5 },
-    s3Config: { bucket: "ignored" },
+    s3Config: { bucket: "b" },
+    batchId: "batch-1",
   }));
   assert.deepEqual(got, {
     id: "job-1",
@@ -52,6 +53,7 @@ test("parseSubmission() reads a native body with every field", () => {
     webhook: "https://hooks.example.com/done?x=1",
     policy: { executionTimeout: 60_000 },
     source: "native",
+    extra: { s3Config: { bucket: "b" }, batchId: "batch-1" }, // the job's other keys
   });
 });
 
@@ -172,7 +174,27 @@ test("parseSubmission() reads a Pub/Sub envelope whose data is a native body", (
     input: { prompt: "hi" },
     webhook: "https://h.example.com",
     source: "pubsub",
-    attributes: { origin: "test" },
+    extra: {
+      pubsub: {
+        messageId: "123456",
+        publishTime: "2026-01-01T00:00:00Z",
+        subscription: "projects/p/subscriptions/s",
+        attributes: { origin: "test" },
+      },
+    },
+  });
+  // With ordering and dead-lettering on, Pub/Sub also sends these.
+  const ordered = ok(parse({
+    ...envelope({ data: b64("1"), messageId: "7", orderingKey: "user-3" }),
+    deliveryAttempt: 2,
+  }));
+  assert.deepEqual(ordered.extra, {
+    pubsub: {
+      messageId: "7",
+      subscription: "projects/p/subscriptions/s",
+      orderingKey: "user-3",
+      deliveryAttempt: 2,
+    },
   });
 });
 
@@ -202,8 +224,11 @@ test("parseSubmission() Pub/Sub: other data is the input itself, JSON or text; t
   assert.equal(ok(parse(envelope({ data: b64("1") }))).id, undefined);
 });
 
-test("parseSubmission() Pub/Sub: clear refusals for missing or broken data", () => {
-  refused(parse(envelope({ messageId: "1" })), 400, /the Pub\/Sub message has no 'data'/);
+test("parseSubmission() Pub/Sub: no data is a null input; broken data is refused clearly", () => {
+  // A message of attributes only is a job whose input is null, not a 400 redelivered for ever.
+  const bare = ok(parse(envelope({ messageId: "1", attributes: { kind: "ping" } })));
+  assert.equal(bare.input, null);
+  assert.deepEqual((bare.extra!.pubsub as { attributes: unknown }).attributes, { kind: "ping" });
   refused(
     parse(envelope({ data: "***", messageId: "1" })),
     400,
@@ -221,15 +246,66 @@ test("parseSubmission() reads unwrapped Pub/Sub, Cloud Tasks and QStash by their
   const unwrapped = ok(
     parse("plain words", { "x-goog-pubsub-message-id": "99", "content-type": "text/plain" }),
   );
-  assert.deepEqual(unwrapped, { id: "99", input: "plain words", source: "pubsub-unwrapped" });
+  assert.deepEqual(unwrapped, {
+    id: "99",
+    input: "plain words",
+    source: "pubsub-unwrapped",
+    extra: { pubsub: { messageId: "99" } },
+  });
+  assert.deepEqual(
+    ok(parse("x", {
+      "x-goog-pubsub-message-id": "99",
+      "x-goog-pubsub-publish-time": "2026-01-01T00:00:00Z",
+      "x-goog-pubsub-subscription-name": "projects/p/subscriptions/s",
+    })).extra,
+    {
+      pubsub: {
+        messageId: "99",
+        publishTime: "2026-01-01T00:00:00Z",
+        subscription: "projects/p/subscriptions/s",
+      },
+    },
+  );
   assert.deepEqual(ok(parse({ a: 1 }, { "x-goog-pubsub-message-id": "99" })).input, { a: 1 });
   const task = ok(
     parse({ input: 1 }, { "x-cloudtasks-taskname": "task-7", "x-cloudtasks-queuename": "q" }),
   );
-  assert.deepEqual(task, { id: "task-7", input: 1, source: "cloud-tasks" });
+  assert.deepEqual(task, {
+    id: "task-7",
+    input: 1,
+    source: "cloud-tasks",
+    extra: { cloudTasks: { taskName: "task-7", queueName: "q" } },
+  });
+  const retried = ok(parse({ input: 1 }, {
+    "x-cloudtasks-taskname": "task-7",
+    "x-cloudtasks-taskretrycount": "2",
+    "x-cloudtasks-taskexecutioncount": "1",
+    "x-cloudtasks-tasketa": "1767225600.0",
+    "x-cloudtasks-taskpreviousresponse": "503",
+    "x-cloudtasks-taskretryreason": "HTTP 503",
+  }));
+  assert.deepEqual(retried.extra, {
+    cloudTasks: {
+      taskName: "task-7",
+      retryCount: 2,
+      executionCount: 1,
+      eta: "1767225600.0",
+      previousResponse: 503,
+      retryReason: "HTTP 503",
+    },
+  });
   assert.equal(ok(parse({ id: "own", input: 1 }, { "x-cloudtasks-taskname": "task-7" })).id, "own");
   const qstash = ok(parse({ input: 1 }, { ...JSON_TYPE, "upstash-message-id": "msg_abc" }));
-  assert.deepEqual(qstash, { id: "msg_abc", input: 1, source: "qstash" });
+  assert.deepEqual(qstash, {
+    id: "msg_abc",
+    input: 1,
+    source: "qstash",
+    extra: { qstash: { messageId: "msg_abc" } },
+  });
+  assert.deepEqual(
+    ok(parse({ input: 1 }, { "upstash-message-id": "m", "upstash-retried": "3" })).extra,
+    { qstash: { messageId: "m", retried: 3 } },
+  );
   refused(parse({ prompt: 1 }, { "upstash-message-id": "msg_abc" }), 400, /has no 'input'/);
   refused(
     parse({ input: 1 }, { "x-cloudtasks-taskname": "t".repeat(600) }),
@@ -245,9 +321,13 @@ test("parseSubmission() keeps __proto__ keys as data and never reads input throu
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(Object.getPrototypeOf(got.input), Object.prototype);
   assert.deepEqual(Object.keys(got.input as object), ["__proto__"]);
-  const attrs = ok(
+  const attrs = (ok(
     parse(envelope({ data: b64("1"), attributes: JSON.parse(`{"__proto__": "x"}`) })),
-  ).attributes!;
+  ).extra!.pubsub as { attributes: Record<string, string> }).attributes;
+  // A body's own "__proto__" key is one of the job's keys, never its prototype.
+  const extra = ok(parse(`{"input": 1, "__proto__": {"polluting": true}}`)).extra!;
+  assert.equal(Object.getPrototypeOf(extra), Object.prototype);
+  assert.deepEqual(Object.keys(extra), ["__proto__"]);
   assert.equal(Object.hasOwn(attrs, "__proto__"), true);
   assert.equal(Object.getPrototypeOf(attrs), Object.prototype);
 });

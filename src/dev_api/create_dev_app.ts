@@ -162,8 +162,8 @@ export function devAppFor(parts: DevAppParts): DevApp {
     // Only the content type counts: the dev API takes RunPod's own body, not a push sender's.
     const parsed = parseSubmission(request.headers, read.body, { nativeOnly: true });
     if (!parsed.ok) return json(parsed.status, { error: parsed.message });
-    const { input, webhook, policy } = parsed.submission;
-    return { input, webhook, policy, bytes: read.body.byteLength };
+    const { input, webhook, policy, extra } = parsed.submission;
+    return { input, webhook, policy, extra, bytes: read.body.byteLength };
   };
 
   for (const prefix of ["/v2/:endpointId", ""]) {

@@ -48,6 +48,8 @@ export interface DevSubmission {
   webhook?: string;
   /** `executionTimeout` in ms: past it the job is aborted and ends `TIMED_OUT`. */
   policy?: { executionTimeout?: number };
+  /** The body's other keys (`s3Config`, ...): the job's other keys, as on the platform. */
+  extra?: Readonly<Record<string, unknown>>;
   /** The request body's size, for the store's memory accounting. */
   bytes: number;
 }
@@ -271,7 +273,7 @@ export class DevJobs {
   }
 
   #accept(submission: DevSubmission): DevJob | Response {
-    const job: Job = { id: crypto.randomUUID(), input: submission.input };
+    const job: Job = { ...submission.extra, id: crypto.randomUUID(), input: submission.input };
     if (submission.webhook !== undefined) job.webhook = submission.webhook;
     const record: DevJob = {
       job,

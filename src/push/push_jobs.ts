@@ -132,7 +132,7 @@ export class PushJobs {
       const known = id === submission.id ? this.#known(id, mode, signal) : undefined;
       if (known) return await known;
     }
-    const job: Job = { id, input };
+    const job: Job = { ...submission.extra, id, input };
     if (submission.webhook !== undefined) job.webhook = submission.webhook;
     const tracked: Tracked = { feed: undefined, collectors: 0, dropped: false, body: undefined };
     let started: HeldJob;

@@ -6,15 +6,23 @@
  * | Sender | Recognised by | Job id | Body |
  * |---|---|---|---|
  * | Native | none of the below | the body's `id`, if any | `{id?, input, webhook?, policy?: {executionTimeout?}}`; no `input` → 400 |
- * | Pub/Sub push | a JSON body `{message: {data, messageId, attributes}, subscription}` with no `input` key | the decoded native body's `id`, else `message.messageId` | `message.data`, base64-decoded: a JSON object with an `input` key is a native body; any other JSON value, or the UTF-8 text when it is not JSON, is the input |
+ * | Pub/Sub push | a JSON body `{message: {data, messageId, attributes}, subscription}` with no `input` key | the decoded native body's `id`, else `message.messageId` | `message.data`, base64-decoded: a JSON object with an `input` key is a native body; any other JSON value, or the UTF-8 text when it is not JSON, is the input; a message without data (attributes only) has the input `null` |
  * | Pub/Sub push, unwrapped with metadata | header `x-goog-pubsub-message-id` | the native body's `id`, else that header | the raw body, by the same rule as `message.data`; `Content-Type` is not checked |
  * | Cloud Tasks | header `X-CloudTasks-TaskName` | the body's `id`, else that header | a native body; no `input` → 400 |
  * | QStash | header `Upstash-Message-Id` | the body's `id`, else that header | a native body; no `input` → 400 |
  *
  * Headers are looked at in the order of the table's last three rows, then the body's shape. An
  * `id` the sender put in a native body wins over the transport's id: it is the key the sender
- * chose to deduplicate on. `null` for `id`, `webhook` or `policy` counts as absent; unknown keys
- * are ignored (RunPod clients send `s3Config`, `webhookV2`, ...).
+ * chose to deduplicate on. `null` for `id`, `webhook` or `policy` counts as absent. A native
+ * body's other keys (RunPod clients send `s3Config`, `webhookV2`, ...) are the job's other keys,
+ * as in the pull worker's jobs.
+ *
+ * The transport's metadata is on the job too, under one key per transport (it replaces a body
+ * key of that name): `pubsub` (`messageId`, `publishTime`, `subscription`, `orderingKey`,
+ * `deliveryAttempt`, `attributes` from a wrapped message; `messageId`, `publishTime`,
+ * `subscription` from an unwrapped one's headers), `cloudTasks` (`taskName`, `queueName`,
+ * `retryCount`, `executionCount`, `eta`, `previousResponse`, `retryReason`) and `qstash`
+ * (`messageId`, `retried`). Each field is there when the transport sent it.
  *
  * `Content-Type` (except for unwrapped Pub/Sub): `application/json` and `application/*+json`,
  * with or without parameters, are parsed as JSON (invalid JSON → 400); so is a request without
@@ -42,8 +50,11 @@ export interface PushSubmission {
   policy?: { executionTimeout?: number };
   /** Which sender format the request was read as. */
   source: "native" | "pubsub" | "pubsub-unwrapped" | "cloud-tasks" | "qstash";
-  /** The Pub/Sub message's attributes (wrapped push only). */
-  attributes?: Readonly<Record<string, string>>;
+  /**
+   * The job's other keys: a native body's keys but `id`, `input`, `webhook` and `policy`, and
+   * the transport's metadata (`pubsub`, `cloudTasks` or `qstash`, see the module's table).
+   */
+  extra?: Readonly<Record<string, unknown>>;
 }
 
 /** The outcome of {@linkcode parseSubmission}: a submission, or the answer to give. */
@@ -107,6 +118,8 @@ const TIMEOUT_EXPECTED = `a positive integer of milliseconds, at most ${MAX_EXEC
 const ATTRIBUTES_SCHEMA = v.record(v.string(), v.string());
 
 type Source = PushSubmission["source"];
+/** A native body's keys read into the submission itself; any other key goes to `extra`. */
+const SUBMISSION_KEYS = new Set(["id", "input", "webhook", "policy"]);
 const TRANSPORT_HEADERS = [
   ["upstash-message-id", "qstash"],
   ["x-cloudtasks-taskname", "cloud-tasks"],
@@ -173,7 +186,12 @@ function parse(
   if (pubsubId !== null) {
     const id = headerId(pubsubId, "x-goog-pubsub-message-id");
     if (typeof id !== "string") return id;
-    return fromPayload(rawBody, "pubsub-unwrapped", id, "the body", maxDepth);
+    const parsed = fromPayload(rawBody, "pubsub-unwrapped", id, "the body", maxDepth);
+    return withTransport(parsed, "pubsub", {
+      messageId: id,
+      publishTime: headers.get("x-goog-pubsub-publish-time") ?? undefined,
+      subscription: headers.get("x-goog-pubsub-subscription-name") ?? undefined,
+    });
   }
   let source: Source = "native";
   let transportId: string | undefined;
@@ -212,7 +230,51 @@ function parse(
   if (!nativeOnly && source === "native" && isPubSubEnvelope(value)) {
     return fromEnvelope(value, maxDepth);
   }
-  return fromNative(value, source, transportId, "the body");
+  const parsed = fromNative(value, source, transportId, "the body");
+  if (source === "cloud-tasks") {
+    return withTransport(parsed, "cloudTasks", {
+      taskName: transportId,
+      queueName: headers.get("x-cloudtasks-queuename") ?? undefined,
+      retryCount: count(headers.get("x-cloudtasks-taskretrycount")),
+      executionCount: count(headers.get("x-cloudtasks-taskexecutioncount")),
+      eta: headers.get("x-cloudtasks-tasketa") ?? undefined,
+      previousResponse: count(headers.get("x-cloudtasks-taskpreviousresponse")),
+      retryReason: headers.get("x-cloudtasks-taskretryreason") ?? undefined,
+    });
+  }
+  if (source === "qstash") {
+    return withTransport(parsed, "qstash", {
+      messageId: transportId,
+      retried: count(headers.get("upstash-retried")),
+    });
+  }
+  return parsed;
+}
+
+/** Puts the transport's metadata (its fields that are set) on a parsed submission's job. */
+function withTransport(
+  parsed: ParsedSubmission,
+  key: "pubsub" | "cloudTasks" | "qstash",
+  fields: Record<string, unknown>,
+): ParsedSubmission {
+  if (!parsed.ok) return parsed;
+  const metadata: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined) metadata[name] = value;
+  }
+  const submission = parsed.submission;
+  submission.extra = { ...submission.extra, [key]: Object.freeze(metadata) };
+  return parsed;
+}
+
+/** A header's whole number (a retry count), else `undefined`. */
+function count(value: string | null): number | undefined {
+  return value !== null && /^\d{1,9}$/.test(value.trim()) ? Number(value) : undefined;
+}
+
+/** A string field of a sender's JSON, else `undefined`. */
+function text(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
 }
 
 function fromEnvelope(envelope: Record<string, unknown>, maxDepth: number): ParsedSubmission {
@@ -240,19 +302,26 @@ function fromEnvelope(envelope: Record<string, unknown>, maxDepth: number): Pars
     attributes = Object.freeze(Object.fromEntries(Object.entries(rawAttributes)));
   }
   const data = own(message, "data");
+  let parsed: ParsedSubmission;
   if (data === undefined || data === null || data === "") {
-    return failure(
-      400,
-      `the Pub/Sub message has no 'data': publish the job as data, {"input": ...} or the input itself`,
-    );
+    // Pub/Sub allows a message of attributes only; a 400 would have it redelivered for ever.
+    parsed = success("pubsub", id, null);
+  } else {
+    const bytes = typeof data === "string" ? fromBase64(data, "either") : undefined;
+    if (!bytes) {
+      return failure(400, `'message.data' must be a base64 string: received ${received(data)}`);
+    }
+    parsed = fromPayload(bytes, "pubsub", id, "'message.data'", maxDepth);
   }
-  const bytes = typeof data === "string" ? fromBase64(data, "either") : undefined;
-  if (!bytes) {
-    return failure(400, `'message.data' must be a base64 string: received ${received(data)}`);
-  }
-  const parsed = fromPayload(bytes, "pubsub", id, "'message.data'", maxDepth);
-  if (parsed.ok && attributes) parsed.submission.attributes = attributes;
-  return parsed;
+  const attempt = own(envelope, "deliveryAttempt");
+  return withTransport(parsed, "pubsub", {
+    messageId: id,
+    publishTime: text(own(message, "publishTime") ?? own(message, "publish_time")),
+    subscription: text(own(envelope, "subscription")),
+    orderingKey: text(own(message, "orderingKey") ?? own(message, "ordering_key")),
+    deliveryAttempt: Number.isSafeInteger(attempt) ? attempt : undefined,
+    attributes,
+  });
 }
 
 /** Pub/Sub's payload rule: a JSON object with `input` is a native body, anything else the input. */
@@ -328,6 +397,9 @@ function fromNative(
   const submission = success(source, (id as string | null | undefined) ?? transportId, body.input);
   if (typeof webhook === "string") submission.submission.webhook = webhook;
   if (policy) submission.submission.policy = policy;
+  const others = Object.entries(body).filter(([key]) => !SUBMISSION_KEYS.has(key));
+  // fromEntries defines data properties: an own "__proto__" key stays a key, not a prototype.
+  if (others.length > 0) submission.submission.extra = Object.fromEntries(others);
   return submission;
 }
 
