@@ -7,7 +7,7 @@
 
 import type { StartOptions } from "../src/config.ts";
 import { progressUpdate } from "../src/progress_update.ts";
-import { registerFitnessCheck } from "../src/pull/fitness_checks.ts";
+import { registerFitnessCheck } from "../src/worker/fitness_checks.ts";
 import { EDGEPOD_VERSION } from "../src/version.ts";
 
 /** The Python SDK's `runpod.serverless` surface, in both spellings. */

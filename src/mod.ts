@@ -35,7 +35,7 @@ export * from "./http_client.ts";
 export * from "./start_worker.ts";
 export * from "./version.ts";
 export * from "./async/mod.ts";
-export { type FitnessCheck, registerFitnessCheck } from "./pull/fitness_checks.ts";
+export { type FitnessCheck, registerFitnessCheck } from "./worker/fitness_checks.ts";
 export * from "./push/push_auth.ts";
 export * from "./push/push_submission.ts";
 export * from "./push/body_limit.ts";

@@ -74,3 +74,12 @@ test("dev API mode: a concurrency below 1 is refused with exit 1, saying what wa
   assert.equal(result.code, 1);
   assert.match(result.stdout, /--rp_api_concurrency: .*must be a positive integer: received 0/);
 });
+
+test("dev API mode: a failing fitness check refuses to serve and exits 1, as in production", async () => {
+  const result = await runChild(WORKER, ["--rp_serve_api", "--rp_api_port", "0"], {
+    env: { FIXTURE_HANDLER: "echo", FIXTURE_FITNESS: "fail" },
+  });
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /Fitness check failed: gpuAvailable \| Error: no GPU found/);
+  assert.doesNotMatch(result.stdout, /Dev API ready/, "nothing was served");
+});

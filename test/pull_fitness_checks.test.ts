@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { registerFitnessCheck, runFitnessChecks } from "../src/pull/fitness_checks.ts";
+import { registerFitnessCheck, runFitnessChecks } from "../src/worker/fitness_checks.ts";
 
 /** What each check does in the current test; absent means "pass". */
 let plan: Record<string, () => unknown> = {};

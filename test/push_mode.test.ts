@@ -96,6 +96,34 @@ test("push mode: EDGEPOD_MODE=push with HOST and PORT, and /ping also on PORT_HE
   const answer = await (await post(push.url, { input: { hello: "push" } })).json();
   assert.deepEqual(answer.output, { hello: "push" });
   assert.equal(answer.status, "COMPLETED");
+  const health = push.child.stdout.match(/\/ping also on port (\d+)/)?.[1];
+  assert.ok(health, "the ready line names the health port");
+  assert.equal((await fetch(`http://127.0.0.1:${health}/ping`)).status, 200);
+});
+
+test("push mode: a failing fitness check refuses to serve and exits 1", async () => {
+  const child = startChild(WORKER, ["--push", "--port", "0"], {
+    env: { FIXTURE_HANDLER: "echo", FIXTURE_FITNESS: "fail" },
+  });
+  assert.equal(await child.exited, 1);
+  assert.match(child.stdout, /Fitness check failed: gpuAvailable \| Error: no GPU found/);
+  assert.doesNotMatch(child.stdout, /ready on http/, "nothing was served");
+});
+
+test("push mode: PORT_HEALTH equal to PORT serves /ping on that one port", async () => {
+  const runtime = await currentRuntime();
+  const probe = await runtime.serve(() => new Response(), { hostname: "127.0.0.1" });
+  const port = String(probe.port); // a port that was free a moment ago
+  await probe.close();
+  await using push = await startPush([], {
+    EDGEPOD_MODE: "push",
+    PORT: port,
+    PORT_HEALTH: port,
+    FIXTURE_HANDLER: "echo",
+  });
+  assert.equal(push.url, `http://127.0.0.1:${port}`);
+  assert.equal((await fetch(`${push.url}/ping`)).status, 200);
+  assert.doesNotMatch(push.child.stdout, /\/ping also on port/);
 });
 
 test("push mode: a non-loopback address without auth is refused at start, naming the settings", async () => {

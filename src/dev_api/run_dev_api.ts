@@ -6,6 +6,7 @@
  */
 
 import { isLoopback } from "../push/run_push_server.ts";
+import { passesFitnessChecks } from "../worker/fitness_checks.ts";
 import { JobWorker, REPORT_GRACE_MS } from "../worker/job_worker.ts";
 import type { WorkerSetup } from "../worker/worker_setup.ts";
 import { DEFAULT_DEV_QUEUE, devAppFor, startingLimit } from "./create_dev_app.ts";
@@ -40,6 +41,8 @@ export async function runDevApi(setup: WorkerSetup): Promise<number> {
     logger.error(`--rp_api_concurrency: ${(error as Error).message}`);
     return 1;
   }
+  // Before anything is served, as in production.
+  if (!(await passesFitnessChecks(logger))) return 1;
   const worker = new JobWorker({
     config,
     logger,

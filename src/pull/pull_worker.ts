@@ -13,7 +13,7 @@ import type { ExecutedJob } from "../execute_job.ts";
 import type { Job } from "../types.ts";
 import { JobWorker } from "../worker/job_worker.ts";
 import type { WorkerSetup } from "../worker/worker_setup.ts";
-import { runFitnessChecks } from "./fitness_checks.ts";
+import { fitnessFailureLine, runFitnessChecks } from "../worker/fitness_checks.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { JobChannel } from "./job_channel.ts";
 import { RunPodClient } from "./runpod_client.ts";
@@ -77,7 +77,7 @@ class PullIntake {
       // healthy ping, before or after its unhealthy report.
       const failure = await runFitnessChecks();
       if (failure) {
-        logger.error(`Fitness check failed: ${failure.name} | ${failure.type}: ${failure.message}`);
+        logger.error(fitnessFailureLine(failure));
         await this.#client.ping({
           status: "unhealthy",
           check: failure.name,

@@ -5,6 +5,7 @@
  */
 
 import type { Server } from "../runtime.ts";
+import { passesFitnessChecks } from "../worker/fitness_checks.ts";
 import { JobWorker, REPORT_GRACE_MS } from "../worker/job_worker.ts";
 import { parseWebhookHosts } from "../worker/webhook_target.ts";
 import type { WorkerSetup } from "../worker/worker_setup.ts";
@@ -72,6 +73,8 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
       `PUSH MODE IS OPEN: anyone who can reach ${settings.hostname}:${settings.port} can run jobs (${UNAUTHENTICATED_OPT_OUT})`,
     );
   }
+  // Before anything is served, as the pull worker checks before its first ping.
+  if (!(await passesFitnessChecks(logger))) return 1;
   const served = webhookHosts ? { ...config, push: { ...config.push, webhookHosts } } : config;
   const worker = new JobWorker({ config: served, logger, info, queueLimit });
   const push = pushAppFor({
@@ -87,7 +90,8 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
   const servers: Server[] = [];
   try {
     servers.push(await runtime.serve(push.fetch, settings));
-    if (settings.healthPort !== undefined) {
+    // PORT_HEALTH equal to PORT (as RunPod's load balancer may set them): /ping is there already.
+    if (settings.healthPort !== undefined && settings.healthPort !== servers[0]!.port) {
       servers.push(
         await runtime.serve(
           (request) =>
@@ -100,8 +104,8 @@ export async function runPushServer(setup: WorkerSetup): Promise<number> {
     }
     const limit = await worker.start();
     logger.info(
-      `Push worker ${info.workerId} ready on http://${servers[0]!.hostname}:${
-        servers[0]!.port
+      `Push worker ${info.workerId} ready on http://${servers[0]!.hostname}:${servers[0]!.port}${
+        servers[1] ? ` (/ping also on port ${servers[1].port})` : ""
       }: concurrency ${limit}, wait queue ${worker.queueLimit}, auth ${
         hasPushAuth(auth) ? "on" : "off (loopback)"
       }.`,

@@ -1,9 +1,12 @@
 /**
- * Fitness checks: user checks that must pass before a production worker takes its first job
- * (the Python SDK's `register_fitness_check`).
+ * Fitness checks: user checks that must pass before a worker takes its first job (the Python
+ * SDK's `register_fitness_check`), whichever intake it serves: the pull worker reports a failure
+ * to RunPod as unhealthy, push mode and the dev API refuse to serve. All exit 1.
  *
  * @module
  */
+
+import type { Logger } from "../types.ts";
 
 /** A check: it fails by throwing, rejecting or returning `false`. */
 export type FitnessCheck = () => unknown;
@@ -72,4 +75,44 @@ export async function runFitnessChecks(): Promise<FitnessFailure | undefined> {
     }
   }
   return undefined;
+}
+
+/**
+ * Runs the registered checks before an HTTP intake serves anything, logging a failure: a worker
+ * whose checks fail must never take a job (push mode and the dev API exit 1 then).
+ *
+ * @param logger Where the failure is logged.
+ * @returns `true` when every check passed.
+ *
+ * @example
+ * ```ts
+ * import { passesFitnessChecks } from "./fitness_checks.ts";
+ * if (!(await passesFitnessChecks(console))) console.log("exit 1");
+ * ```
+ */
+export async function passesFitnessChecks(
+  logger: Pick<Logger, "error">,
+): Promise<boolean> {
+  const failure = await runFitnessChecks();
+  if (!failure) return true;
+  logger.error(fitnessFailureLine(failure));
+  logger.error("Worker is unhealthy, exiting.");
+  return false;
+}
+
+/**
+ * The log line of a failed check.
+ *
+ * @param failure The failure.
+ * @returns `Fitness check failed: <name> | <type>: <message>`.
+ *
+ * @example
+ * ```ts
+ * import { fitnessFailureLine } from "./fitness_checks.ts";
+ * console.assert(fitnessFailureLine({ name: "gpu", type: "Error", message: "no GPU" }) ===
+ *   "Fitness check failed: gpu | Error: no GPU");
+ * ```
+ */
+export function fitnessFailureLine(failure: FitnessFailure): string {
+  return `Fitness check failed: ${failure.name} | ${failure.type}: ${failure.message}`;
 }
