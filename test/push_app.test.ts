@@ -325,6 +325,9 @@ test("push: with slots and wait queue full, a submission gets 429 with Retry-Aft
   assert.deepEqual(g.runs, ["r", "q"]);
   const metrics = await (await fetch(`${s.url}/metrics`)).text();
   assert.match(metrics, /^edgepod_rejected_total\{reason="busy"\} 1$/m);
+  // Every other reason is a series from the start, at 0 (so rate() sees its first increase).
+  assert.match(metrics, /^edgepod_rejected_total\{reason="too_large"\} 0$/m);
+  assert.equal(metrics.match(/^edgepod_rejected_total\{/gm)?.length, 8);
 });
 
 test("push: bad input answers 400, 413 and 422 with what was wrong, and unknown ids 404", async () => {

@@ -7,16 +7,20 @@
 import type { JobWorker } from "../worker/job_worker.ts";
 import { DURATION_BUCKETS_S } from "../worker/worker_stats.ts";
 
+/** Every reason an intake refuses a request, as `edgepod_rejected_total{reason}` counts it. */
+export const REJECT_REASONS = [
+  "unauthorized",
+  "auth_unavailable",
+  "too_large",
+  "bad_request",
+  "invalid_input",
+  "busy",
+  "draining",
+  "not_found",
+] as const;
+
 /** Why an intake refused a request, as counted by `edgepod_rejected_total{reason}`. */
-export type RejectReason =
-  | "unauthorized"
-  | "auth_unavailable"
-  | "too_large"
-  | "bad_request"
-  | "invalid_input"
-  | "busy"
-  | "draining"
-  | "not_found";
+export type RejectReason = typeof REJECT_REASONS[number];
 
 /**
  * Renders the worker's gauges and counters, plus the intake's rejections by reason.
@@ -62,7 +66,8 @@ export function prometheusMetrics(
     "rejected_total",
     "counter",
     "Requests refused, by reason.",
-    Object.entries(rejected).map(([reason, n]) => [`{reason="${reason}"}`, n ?? 0]),
+    // Every reason from the start, at 0: a series that first appears at 1 reads as no increase.
+    REJECT_REASONS.map((reason) => [`{reason="${reason}"}`, rejected[reason] ?? 0]),
   );
   metric(
     "job_duration_seconds",
