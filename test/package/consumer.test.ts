@@ -73,6 +73,10 @@ test("consumer: the packed manifest has no repository scripts, and installing it
     assert.equal(pkg[key], undefined, `the tarball's package.json has ${key}`);
   }
   assert.deepEqual(Object.keys(pkg.dependencies).sort(), ["@hono/node-server", "hono", "valibot"]);
+  // The licence package.json names travels with the code.
+  assert.equal(pkg.license, "MIT");
+  const licence = await readFile(join(project, "node_modules", "edgepod", "LICENSE"), "utf8");
+  assert.match(licence, /^MIT License/);
   // npm 11 warned "1 package has install scripts ... edgepod (prepare: ...)" before.
   // (tsx's esbuild, installed beside it, still has its own postinstall.)
   assert.doesNotMatch(installOutput, /edgepod@\S+ \(/);
