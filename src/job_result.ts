@@ -221,17 +221,17 @@ export function strictStringify(value: unknown): string {
 const PLAIN_DEPTH = 64;
 
 /**
- * Whether `value` is made only of what JSON encodes as it is: strings, finite or not numbers,
- * booleans, `null`, `undefined` (dropped or `null`, as JSON does), arrays and plain objects,
+ * Whether `value` is made only of what JSON encodes as it is: strings, finite numbers, booleans, `null`, `undefined` (dropped or `null`, as JSON does), arrays and plain objects,
  * no deeper than {@linkcode PLAIN_DEPTH} (so a cycle ends the walk too).
  */
 function isPlainData(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case "string":
-    case "number":
     case "boolean":
     case "undefined":
       return true;
+    case "number":
+      return Number.isFinite(value); // JSON turns NaN and Infinity into null
     case "object": {
       if (value === null) return true;
       if (depth === PLAIN_DEPTH) return false;
@@ -267,6 +267,13 @@ function checkedStringify(value: unknown): string {
       case "function":
       case "symbol":
         throw new TypeError(`${where()} is a ${typeof val}, which JSON cannot represent`);
+      case "number":
+        if (!Number.isFinite(val)) {
+          throw new TypeError(
+            `${where()} is ${val}, which JSON cannot represent (it would become null)`,
+          );
+        }
+        break;
       case "object": {
         if (val === null) break;
         if (parents.includes(val)) {
@@ -294,6 +301,9 @@ function checkedStringify(value: unknown): string {
 }
 
 function opaqueKind(value: object): string | undefined {
+  if (value instanceof Error) {
+    return `${value.name} (JSON keeps none of an error's fields; return its message)`;
+  }
   if (value instanceof Map) return "Map";
   if (value instanceof Set) return "Set";
   if (ArrayBuffer.isView(value)) return `${value.constructor.name} (binary data; base64-encode it)`;

@@ -329,6 +329,20 @@ test("encodeResult() fails naming the path of a Map", () => {
   assert.match(error, /Map/);
 });
 
+test("encodeResult() fails naming the path of NaN or Infinity, which JSON would send as null", () => {
+  assert.match(
+    assertUnencodable({ loss: NaN }, "output.loss"),
+    /NaN, which JSON cannot represent \(it would become null\)/,
+  );
+  assertUnencodable({ scores: [1, -Infinity] }, "output.scores.1");
+  assertUnencodable(Infinity, "output");
+});
+
+test("encodeResult() fails naming the path of an Error object, which JSON would send as {}", () => {
+  const error = assertUnencodable({ err: new TypeError("lost message") }, "output.err");
+  assert.match(error, /TypeError \(JSON keeps none of an error's fields; return its message\)/);
+});
+
 test("encodeResult() fails naming the path of a Set", () => {
   const error = assertUnencodable({ tags: new Set(["a"]) }, "output.tags");
   assert.match(error, /Set/);
