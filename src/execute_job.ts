@@ -9,6 +9,7 @@ import { abortable } from "./async/abortable.ts";
 import { JobStoppedError, JobTimeoutError } from "./errors.ts";
 import {
   encodeResult,
+  isPlainObject,
   resultFromError,
   resultFromValue,
   streamedError,
@@ -283,6 +284,7 @@ async function drainStream(
   const sink = typeof options.sink === "function" ? options.sink() : options.sink;
   const writer = sink?.getWriter();
   const chunks: unknown[] = [];
+  let stopPod = false;
   const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
   signal.addEventListener("abort", onAbort, { once: true });
   try {
@@ -290,21 +292,31 @@ async function drainStream(
       const next = await reader.read();
       if (signal.aborted) throw signal.reason;
       if (next.done) break;
-      const failure = streamedError(next.value);
+      let item = next.value;
+      const failure = streamedError(item);
       if (failure !== undefined) {
         await reader.cancel(failure).catch(() => {});
         await writer?.close();
-        return { error: failure };
+        return stopPod ? { error: failure, stopPod } : { error: failure };
       }
-      if (options.aggregate) chunks.push(next.value);
+      // A yielded `refresh_worker` asks for the pod to stop after the job, as a returned one
+      // does (the Python SDK ignores it in generators, #397). The key is not part of the chunk.
+      if (isPlainObject(item) && Object.hasOwn(item, "refresh_worker")) {
+        const { refresh_worker: refresh, ...rest } = item;
+        if (refresh) stopPod = true;
+        if (Object.keys(rest).length === 0) continue; // only the request: nothing to stream
+        item = rest;
+      }
+      if (options.aggregate) chunks.push(item);
       if (writer) {
         // Backpressure: wait while the sink's buffer is full, but never past an abort.
         if (writer.desiredSize! <= 0) await abortable(writer.ready, signal);
-        writer.write(next.value).catch(() => {});
+        writer.write(item).catch(() => {});
       }
     }
     await writer?.close();
-    return { output: options.aggregate ? chunks : [] };
+    const output = options.aggregate ? chunks : [];
+    return stopPod ? { output, stopPod } : { output };
   } catch (error) {
     // Stop the handler (a failing sink leaves it mid-stream), deliver what was already
     // streamed, then report the failure. On abort, drop what is queued; the sink's abort waits

@@ -141,6 +141,31 @@ test("executeJob() fails the job on a yielded error, without streaming it, and c
   assert.equal(cleaned, true);
 });
 
+test("executeJob(): a yielded refresh_worker stops the pod after the job; the key is not streamed", async () => {
+  const { sink, chunks } = recordingSink();
+  const { options } = setup({
+    sink,
+    aggregate: true,
+    handler: function* () {
+      yield "a";
+      yield { text: "b", refresh_worker: true }; // the rest of the item is still a chunk
+      yield { refresh_worker: true }; // only the request: no chunk
+    },
+  });
+  const done = await executeJob(job(), options);
+  assert.deepEqual(done.result, { output: ["a", { text: "b" }], stopPod: true });
+  assert.deepEqual(chunks, ["a", { text: "b" }]);
+  assert.equal(done.body, '{"output":["a",{"text":"b"}],"stopPod":true}');
+  // Falsy, it asks for nothing and is dropped from the chunk as well.
+  const plain = setup({
+    aggregate: true,
+    handler: function* () {
+      yield { refresh_worker: false, n: 1 };
+    },
+  });
+  assert.deepEqual((await executeJob(job(), plain.options)).result, { output: [{ n: 1 }] });
+});
+
 test("executeJob() reports a generator that throws after two yields, keeping streamed chunks", async () => {
   const { sink, chunks } = recordingSink();
   const { options, lines } = setup({
