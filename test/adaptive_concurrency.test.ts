@@ -90,6 +90,24 @@ test("adaptiveConcurrency() measures the floor, then grows while latency stays a
   assert.ok(trace.at(-1)! <= 64);
 });
 
+test("adaptiveConcurrency() handles jobs faster than the worker's 1 ms resolution", () => {
+  // The worker reports whole milliseconds: sub-millisecond jobs measure 0, and a floor of 0
+  // made the gradient 0/0, so the modifier returned NaN, or fell to its minimum for good.
+  for (const latency of [0, (limit: number) => (limit % 2 === 0 ? 0 : 1)]) {
+    const modifier = adaptiveConcurrency({ initial: 4, max: 64, random: () => 0.5 });
+    const returned: number[] = [];
+    let limit = 4;
+    for (let i = 0; i < 40; i++) {
+      const l = typeof latency === "number" ? latency : latency(limit);
+      limit = modifier(limit, seen(limit, l, { ended: limit + Math.max(8, limit) }));
+      returned.push(limit);
+    }
+    assert.ok(returned.every((v) => Number.isInteger(v) && v >= 1), `${returned}`);
+    assert.equal(limit, 64, `it grows while latency stays at the floor: ${returned}`);
+    assert.equal(modifier.state.floorMs, 1);
+  }
+});
+
 test("adaptiveConcurrency() does not grow when the worker does not use its limit", () => {
   const modifier = adaptiveConcurrency({ initial: 8 });
   let limit = modifier(8, seen(8, 100, { ended: 16 }));

@@ -112,6 +112,11 @@ const MAX_BUFFERED = 4096;
 const AT_MIN_WINDOWS = 5;
 const PROBE_FLOORS = 30;
 const FAILURE_MIN = 3;
+/**
+ * The smallest latency the modifier tells apart, in ms: the worker reports whole milliseconds,
+ * so a handler faster than that measures 0, and a floor of 0 made the gradient 0/0 (NaN).
+ */
+const RESOLUTION_MS = 1;
 
 /**
  * Creates an adaptive concurrency modifier (see the module documentation for the algorithm).
@@ -254,7 +259,7 @@ export function adaptiveConcurrency(
       if (ended < Math.max(2 * minSamples, Math.ceil(probe.limit / 2)) || samples.length === 0) {
         return output(probe.limit);
       }
-      floorMs = quantile(samples, q);
+      floorMs = Math.max(RESOLUTION_MS, quantile(samples, q));
       probeFailures = failed / Math.max(1, allEnded);
       probes++;
       // The floor itself rose as much as the latency that drove the limit down: the engine was
@@ -293,7 +298,7 @@ export function adaptiveConcurrency(
       return output(limit);
     }
 
-    const sample = quantile(samples, q);
+    const sample = Math.max(RESOLUTION_MS, quantile(samples, q));
     const gradient = floorMs! * (1 + tolerance) / sample;
     if (gradient >= 1) {
       falling = undefined;
