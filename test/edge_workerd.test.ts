@@ -220,11 +220,14 @@ test("workerd: Accept: text/event-stream streams one event per chunk, then the f
 });
 
 /** Reads SSE events one at a time from a streamed answer. */
-function eventReader(response: Response): { next(): Promise<SseEvent | undefined> } {
+function eventReader(
+  response: Response,
+): { next(): Promise<SseEvent | undefined>; cancel(): Promise<void> } {
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
   return {
+    cancel: () => reader.cancel(),
     async next() {
       for (;;) {
         const end = buffer.search(/\r?\n\r?\n/);
@@ -271,4 +274,39 @@ test("workerd: a full isolate answers 429 with Retry-After at once, and its slot
   const after = await submit({ id: "full-after", input: { message: "y" } }, bearer(TOKENS[0]!));
   assert.equal(after.status, 200);
   assert.deepEqual((await after.json() as { output: unknown }).output, { echo: "y" });
+});
+
+test("workerd: a streaming client that leaves mid-job does not strand its slot", {
+  skip,
+}, async () => {
+  // workerd cancels a request's timers and I/O once its client is gone: without waitUntil the
+  // job never resumed, held its slot for ever, and eight such clients filled the isolate.
+  const leave = new AbortController();
+  const response = await fetch(`${base}/jobs`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...bearer(TOKENS[0]!),
+      accept: "text/event-stream",
+    },
+    body: JSON.stringify({
+      id: "left-1",
+      input: { chunks: ["first", "second", "third"], chunkDelayMs: 300 },
+    }),
+    signal: leave.signal,
+  });
+  const events = eventReader(response);
+  assert.match((await events.next())!.data, /first/);
+  leave.abort(); // the client goes away while the job works
+  await events.cancel().catch(() => {});
+  const deadline = Date.now() + 15_000;
+  let status: { status: string };
+  for (;;) {
+    const polled = await fetch(`${base}/jobs/left-1`, { headers: bearer(TOKENS[0]!) });
+    status = await polled.json() as typeof status;
+    if (status.status !== "IN_QUEUE" && status.status !== "IN_PROGRESS") break;
+    assert.ok(Date.now() < deadline, `still ${status.status} after 15 s: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.equal(status.status, "COMPLETED", JSON.stringify(status));
 });

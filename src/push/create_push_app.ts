@@ -235,10 +235,10 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       else replays.set(replayKey, submission.id ??= replayKey);
     }
     const mode = replyMode(request.headers);
-    // Work that outlives the answer needs the edge runtime's waitUntil (where there is one).
-    const keepAlive = mode === "async" || submission.webhook !== undefined
-      ? waitUntilOf(c)
-      : undefined;
+    // Work that may outlive the answer (a 202, a webhook, a job whose streaming or waiting
+    // client went away) needs the edge runtime's waitUntil, where there is one: workerd cancels
+    // a request's timers and I/O once its client is gone, so the job would hold its slot for ever.
+    const keepAlive = waitUntilOf(c);
     return await jobs.submit(submission, mode, () => request.signal, keepAlive);
   });
   app.get("/jobs/:id", async (c) => {
