@@ -70,6 +70,15 @@ test("parsePrometheusText() reads labels, escapes, special values and timestamps
   assert.equal(metricValue(samples, "x_total"), 1500);
 });
 
+test("parsePrometheusText() reads a sample with an OpenMetrics exemplar", () => {
+  const samples = parsePrometheusText(
+    'vllm:e2e_request_latency_seconds_bucket{le="1.0"} 12 # {trace_id="abc"} 0.5 1700000000\n' +
+      "vllm:num_requests_running 3\n# EOF\n",
+  );
+  assert.equal(metricValue(samples, "vllm:e2e_request_latency_seconds_bucket"), 12);
+  assert.equal(metricValue(samples, "vllm:num_requests_running"), 3);
+});
+
 test("parsePrometheusText() names the line and what it expected on bad input", () => {
   assert.throws(() => parsePrometheusText("ok 1\nbad{x=1} 2\n"), {
     name: "SyntaxError",
@@ -236,4 +245,24 @@ test("engineMetricsConcurrency() rejects a bad URL and options out of range", ()
   assert.throws(() => engineMetricsConcurrency({ url: "not a url" }), TypeError);
   assert.throws(() => engineMetricsConcurrency({ url: "http://x/", min: 3, max: 2 }), RangeError);
   assert.throws(() => engineMetricsConcurrency({ url: "http://x/", cacheTarget: 2 }), RangeError);
+  // A timer past 2^31 - 1 ms fires at once: refused, where Infinity means no timeout.
+  assert.throws(
+    () => engineMetricsConcurrency({ url: "http://x/", timeoutMs: 3e9 }),
+    /'timeoutMs' must be a number from 1 to 2147483647: received 3000000000/,
+  );
+});
+
+test("engineMetricsConcurrency() with timeoutMs: Infinity scrapes with no timeout", async () => {
+  const { state, server, url } = await metricsServer();
+  const { lines, logger } = logs();
+  try {
+    state.body = "vllm:num_requests_running 6\nvllm:num_requests_waiting 3\n";
+    const modifier = engineMetricsConcurrency({ url, intervalMs: 0, timeoutMs: Infinity, logger });
+    modifier(4, busy(4));
+    await modifier.settled();
+    assert.equal(modifier(4, busy(4)), 7, lines.join("\n"));
+    assert.deepEqual(lines, []);
+  } finally {
+    await server.close();
+  }
 });

@@ -58,7 +58,10 @@ export interface EngineMetricsConcurrencyOptions {
   initial?: number;
   /** The least time between scrapes, in ms (scrapes start from modifier calls). @default 250 */
   intervalMs?: number;
-  /** A scrape that takes longer is abandoned (and counts as failed). @default 2000 */
+  /**
+   * A scrape that takes longer is abandoned (and counts as failed); at most 2147483647, or
+   * `Infinity` for none. @default 2000
+   */
   timeoutMs?: number;
   /** Requests allowed to wait in the engine's queue, so its batch refills at once. @default 1 */
   queueTarget?: number;
@@ -101,6 +104,8 @@ export interface EngineMetricsModifier {
 }
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** The longest delay a timer keeps (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Creates a modifier that follows the engine's own view of its load. Each call returns the
@@ -108,7 +113,7 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
  * the background (one at a time, bounded by `timeoutMs`). On each good scrape:
  *
  * - the engine queues more than `queueTarget` requests: its batch is full, so the limit becomes
- *   what it runs plus `queueTarget` (dropping at most by half per scrape);
+ *   what it runs plus `queueTarget` (at once, however far that is below the current limit);
  * - it queues fewer (none, with the default `queueTarget` of 1): it has room, so when the worker
  *   used its whole limit and memory is below `cacheTarget`, the limit grows by `growth` (at
  *   least 1); with exactly `queueTarget` waiting, the limit holds;
@@ -157,7 +162,9 @@ export function engineMetricsConcurrency(
   const max = checkInteger(options.max ?? 256, "max", min);
   const initial = Math.min(max, Math.max(min, checkInteger(options.initial ?? 4, "initial", 1)));
   const intervalMs = checkRange(options.intervalMs ?? 250, "intervalMs", 0);
-  const timeoutMs = checkRange(options.timeoutMs ?? 2000, "timeoutMs", 1);
+  const timeoutMs = options.timeoutMs === Infinity
+    ? Infinity
+    : checkRange(options.timeoutMs ?? 2000, "timeoutMs", 1, MAX_TIMER_MS);
   const queueTarget = checkInteger(options.queueTarget ?? 1, "queueTarget", 0);
   const cacheTarget = checkRange(options.cacheTarget ?? 0.9, "cacheTarget", 0.01, 1);
   const growth = checkRange(options.growth ?? 0.25, "growth", 0, 10);
@@ -198,7 +205,8 @@ export function engineMetricsConcurrency(
     // A timer of our own, not AbortSignal.timeout(): Node does not keep the process alive for
     // the latter, so a hung scrape (and `settled()`) could outlive the event loop.
     const abort = new AbortController();
-    const timer = setTimeout(
+    // Infinity is no timeout (a timer past 2^31 - 1 ms would fire at once).
+    const timer = timeoutMs === Infinity ? undefined : setTimeout(
       () =>
         abort.abort(new DOMException(`the scrape timed out after ${timeoutMs} ms`, "TimeoutError")),
       timeoutMs,

@@ -123,6 +123,9 @@ function parseLine(line: string, number: number): PrometheusSample {
     rest = rest.slice(1);
   }
   if (!/^\s/.test(rest)) fail("expected a space before the value");
+  // An OpenMetrics exemplar (` # {trace_id="..."} 0.5 [ts]`) follows the value: not part of it.
+  const exemplar = rest.search(/\s#\s/);
+  if (exemplar >= 0) rest = rest.slice(0, exemplar);
   const [raw, timestamp, extra] = rest.trim().split(/\s+/);
   if (raw === undefined || extra !== undefined) fail("expected a value and at most a timestamp");
   if (timestamp !== undefined && !Number.isFinite(Number(timestamp))) {
