@@ -8,7 +8,12 @@
 
 import http from "node:http";
 import https from "node:https";
-import type { HttpClient, HttpRequest, HttpResponse } from "../src/http_client.ts";
+import {
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+  ResponseBodyError,
+} from "../src/http_client.ts";
 
 const agents = {
   "http:": new http.Agent({ keepAlive: true, scheduling: "lifo" }),
@@ -18,7 +23,9 @@ const agents = {
 /**
  * Sends a request over a pooled keep-alive connection. A request on a reused connection that the
  * server closed meanwhile (`ECONNRESET` before any answer) is retried once on a fresh one, as
- * Node's documentation recommends; nothing was processed by the server in that case.
+ * Node's documentation recommends; nothing was processed by the server in that case. The signal
+ * aborts the body read too; `onResponse` is called as soon as the status and headers arrive, and
+ * a failure after that rejects with a {@linkcode ResponseBodyError} (never retried).
  *
  * @param request The request.
  * @returns The response, read whole.
@@ -45,6 +52,8 @@ function send(request: HttpRequest): Promise<HttpResponse> {
       return;
     }
     const headers: Record<string, string | number> = { ...request.headers };
+    let status: number | undefined;
+    let body = "";
     if (request.body !== undefined) headers["content-length"] = Buffer.byteLength(request.body);
     const req = (url.protocol === "https:" ? https : http).request(url, {
       method: request.method,
@@ -52,14 +61,18 @@ function send(request: HttpRequest): Promise<HttpResponse> {
       agent,
       signal: request.signal,
     }, (res) => {
-      let body = "";
+      const code = status = res.statusCode ?? 0;
+      request.onResponse?.(code);
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
-      res.on("error", reject);
+      res.on("error", (error) => {
+        const cause = request.signal?.aborted ? request.signal.reason : error;
+        reject(new ResponseBodyError(code, body, { cause }));
+      });
       res.on("end", () => {
         const raw = res.headers;
         resolve({
-          status: res.statusCode ?? 0,
+          status: code,
           header(name) {
             const value = raw[name.toLowerCase()];
             return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
@@ -69,8 +82,14 @@ function send(request: HttpRequest): Promise<HttpResponse> {
       });
     });
     req.on("error", (error) => {
+      const cause = request.signal?.aborted ? request.signal.reason : error;
+      if (status !== undefined) {
+        // The server has processed the request (a job-take's jobs are handed out): no retry.
+        reject(new ResponseBodyError(status, body, { cause }));
+        return;
+      }
       (error as Error & { reusedSocket?: boolean }).reusedSocket = req.reusedSocket;
-      reject(request.signal?.aborted ? request.signal.reason : error);
+      reject(cause);
     });
     req.end(request.body);
   });

@@ -64,6 +64,8 @@ class PullIntake {
       integration: runtime.env("RUNPOD_UA_INTEGRATION"),
       logger, // the outage lines
       retry: { maxDelay: config.deliveryRetryMaxDelayMs },
+      // A take answer arriving at SIGTERM is read to its end, within the drain's own bound.
+      timeouts: { takeBody: Math.max(1_000, Math.min(30_000, config.drainTimeoutMs)) },
     });
     this.#worker = new JobWorker({ config, logger, info });
   }
@@ -132,7 +134,8 @@ class PullIntake {
           ? "Worker stopped cleanly."
           : "Worker stopped; unfinished jobs were reported FAILED.",
       );
-      return clean && undelivered === 0 ? 0 : 1;
+      // A take whose jobs were lost (its answer cut off at shutdown, logged) is not clean either.
+      return clean && undelivered === 0 && this.#client.lostTakes === 0 ? 0 : 1;
     } finally {
       unlisten();
     }

@@ -6,7 +6,12 @@
  */
 
 import { backoffDelay } from "../async/backoff.ts";
-import type { HttpClient, HttpRequest, HttpResponse } from "../http_client.ts";
+import {
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+  ResponseBodyError,
+} from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import type { Logger } from "../types.ts";
 import {
@@ -24,6 +29,12 @@ export interface ClientTimeouts {
   poll?: number;
   /** One attempt of a result, chunk or progress post (then it is retried). @default 60000 */
   post?: number;
+  /**
+   * Reading the body of a 2xx job-take answer, from its status on. The server has handed the
+   * jobs in it to this worker by then, so a shutdown no longer aborts the take; this bound does
+   * (the jobs are then lost, and the take says so in an error outcome). @default 30000
+   */
+  takeBody?: number;
 }
 
 /** How often the post watchdog looks for overdue posts, in ms. */
@@ -129,6 +140,7 @@ export class RunPodClient {
   readonly #watched = new Set<{ deadline: number; reject: (reason: unknown) => void }>();
   #watchdog?: ReturnType<typeof setInterval>;
   readonly #urls: Partial<Record<"done" | "doneStream" | "stream", (id: string) => string>> = {};
+  #lostTakes = 0;
 
   /** @param options HTTP client, endpoints, identity and retry settings. */
   constructor(options: RunPodClientOptions) {
@@ -153,7 +165,16 @@ export class RunPodClient {
     this.#timeouts = {
       poll: options.timeouts?.poll ?? 90_000,
       post: options.timeouts?.post ?? 60_000,
+      takeBody: options.timeouts?.takeBody ?? 30_000,
     };
+  }
+
+  /**
+   * How many takes were answered 2xx but their body could not be read to the end: the server
+   * handed their jobs to this worker, and they are lost (each is logged by the take loop).
+   */
+  get lostTakes(): number {
+    return this.#lostTakes;
   }
 
   /** The take URL for `count` jobs, built once per distinct request. */
@@ -215,20 +236,37 @@ export class RunPodClient {
   /**
    * Sends a long-poll that gives up after `timeoutMs` (rejecting with a `TimeoutError`). It is
    * aborted for real, on timeout as on shutdown, so a held poll can never take a job that
-   * nobody reads.
+   * nobody reads. With `bodyMs` (the job-take), a 2xx answer is read to the end once its status
+   * has arrived: the server has handed its jobs to this worker by then, so the shutdown no
+   * longer aborts it and `bodyMs` replaces the long-poll timeout; if the body still fails, this
+   * rejects with a {@linkcode LostAnswerError}.
    */
-  async #send(request: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+  async #send(request: HttpRequest, timeoutMs: number, bodyMs?: number): Promise<HttpResponse> {
     const outer = request.signal;
     if (outer?.aborted) throw outer.reason;
     const controller = new AbortController();
-    const onAbort = () => controller.abort(outer!.reason);
+    const abortAfter = (ms: number, message: string) =>
+      setTimeout(() => controller.abort(new DOMException(message, "TimeoutError")), ms);
+    // The status of a 2xx answer whose body is read to the end, whatever the shutdown does.
+    let kept: number | undefined;
+    const onAbort = () => {
+      if (kept === undefined) controller.abort(outer!.reason);
+    };
     outer?.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(
-      () => controller.abort(new DOMException(`No answer within ${timeoutMs} ms`, "TimeoutError")),
-      timeoutMs,
-    );
+    let timer = abortAfter(timeoutMs, `No answer within ${timeoutMs} ms`);
+    const onResponse = (status: number) => {
+      if (bodyMs === undefined || status < 200 || status >= 300 || controller.signal.aborted) {
+        return;
+      }
+      kept = status;
+      clearTimeout(timer);
+      timer = abortAfter(bodyMs, `The body did not arrive within ${bodyMs} ms of the status`);
+    };
     try {
-      return await this.#http({ ...request, signal: controller.signal });
+      return await this.#http({ ...request, signal: controller.signal, onResponse });
+    } catch (error) {
+      if (kept !== undefined) throw new LostAnswerError(kept, error);
+      throw error;
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener("abort", onAbort);
@@ -237,23 +275,34 @@ export class RunPodClient {
 
   /**
    * Takes up to `count` jobs (long-poll). Network errors become `{ kind: "error" }`; an abort
-   * rejects with the signal's reason.
+   * rejects with the signal's reason, but only while no answer has come: once a 2xx status has
+   * arrived, the body is read to the end (up to {@linkcode ClientTimeouts.takeBody}) and its jobs
+   * are returned even if `signal` aborted meanwhile, as the server has handed them out. A body
+   * that cannot be read is an error outcome saying that the jobs in it are lost.
    *
    * @param count Jobs wanted.
    * @param inProgress Whether any job is queued or running here.
-   * @param signal Aborts the long-poll.
+   * @param signal Aborts the long-poll while it waits for an answer.
    * @returns What the answer means.
    */
   async take(count: number, inProgress: boolean, signal?: AbortSignal): Promise<TakeOutcome> {
     let response: HttpResponse;
     try {
-      response = await this.#send({
-        method: "GET",
-        url: this.#takeUrl(count, inProgress),
-        headers: this.#getHeaders,
-        signal,
-      }, this.#timeouts.poll);
+      response = await this.#send(
+        {
+          method: "GET",
+          url: this.#takeUrl(count, inProgress),
+          headers: this.#getHeaders,
+          signal,
+        },
+        this.#timeouts.poll,
+        this.#timeouts.takeBody,
+      );
     } catch (error) {
+      if (error instanceof LostAnswerError) {
+        this.#lostTakes++;
+        return lostTake(error, count);
+      }
       if (signal?.aborted) throw signal.reason;
       if (isTimeout(error)) {
         return { kind: "none", note: `the long-poll timed out (${this.#timeouts.poll} ms)` };
@@ -473,6 +522,52 @@ export class RunPodClient {
     this.#monitor.end(ticket, ok ? "delivered" : "refused");
     return { ok, status: response.status, body: response.body, attempts };
   }
+}
+
+/** A 2xx answer whose body could not be read: the jobs in it were handed out, then lost. */
+class LostAnswerError extends Error {
+  /** The answer's status. */
+  readonly status: number;
+
+  constructor(status: number, cause: unknown) {
+    super(`The body of an HTTP ${status} answer could not be read`, { cause });
+    this.name = "LostAnswerError";
+    this.status = status;
+  }
+}
+
+/** The longest part of a lost take's body quoted in its log line (as malformed jobs are). */
+const MAX_QUOTED = 200;
+/** The most job ids a lost take's log line names. */
+const MAX_IDS = 50;
+/** A job's `"id": "..."` in JSON text (a key of that name inside an input matches too). */
+const JOB_ID_REGEXP = /"id"\s*:\s*("(?:[^"\\]|\\.){1,512}"|-?\d+)/g;
+
+/**
+ * The error outcome of a take whose 2xx answer was lost, with all that is known of its jobs: how
+ * many were asked for, and the ids and the start of the part of the body that arrived.
+ */
+function lostTake(error: LostAnswerError, count: number): TakeOutcome {
+  const failure = error.cause;
+  const partial = failure instanceof ResponseBodyError ? failure : undefined;
+  const reason = partial ? partial.cause : failure;
+  let known = "";
+  if (partial !== undefined) {
+    const text = partial.received;
+    const ids = [...text.matchAll(JOB_ID_REGEXP)].slice(0, MAX_IDS).map((m) => m[1]);
+    known = text === ""
+      ? "; nothing of its body arrived"
+      : `; ${text.length} characters of its body arrived${
+        ids.length > 0 ? `, naming the ids ${ids.join(", ")}` : ", naming no job id"
+      }: ${text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}...` : text}`;
+  }
+  return {
+    kind: "error",
+    type: reason instanceof Error ? reason.name : typeof reason,
+    message: `job-take answered HTTP ${error.status}, but its body could not be read (${
+      describeError(reason)
+    }): the jobs in it (up to ${count}) were handed to this worker and are lost${known}`,
+  };
 }
 
 function isRetryable(status: number): boolean {

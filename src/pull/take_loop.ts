@@ -23,7 +23,10 @@ export interface TakeLoopOptions {
   gate: ConcurrencyGate;
   /** The logger. */
   logger: RunPodLogger;
-  /** Aborting it ends the loop and the take in flight. */
+  /**
+   * Aborting it ends the loop, and the take in flight if no answer has come yet; the jobs of an
+   * answer already arriving are still delivered to `accept` (the drain then waits for them).
+   */
   signal: AbortSignal;
   /** Whether any job is queued or running (`job_in_progress`). */
   inProgress: () => boolean;
@@ -97,10 +100,13 @@ export class TakeLoop {
             break;
           case "error":
             wait = backoffDelay(failures++, { minDelay: 100, maxDelay: 30_000 });
+            // Past a shutdown there is no retry (a take answered before it may still fail here).
             logger.error(
-              `Failed to get job. | Error Type: ${outcome.type} | Error Message: ${outcome.message} (retrying in ${
-                Math.round(wait)
-              } ms)`,
+              `Failed to get job. | Error Type: ${outcome.type} | Error Message: ${outcome.message} (${
+                signal.aborted
+                  ? "not retrying: shutting down"
+                  : `retrying in ${Math.round(wait)} ms`
+              })`,
             );
             break;
         }
@@ -111,7 +117,8 @@ export class TakeLoop {
         else if (performance.now() - started < 50) wait = Math.min(1000, 10 * 2 ** idle++);
         else idle = 0;
       } catch {
-        // The take was aborted by shutdown; nothing was received.
+        // The take was aborted by shutdown before any answer came, so nothing was received: an
+        // answer that had begun is read to the end (its jobs are delivered above, even now).
       } finally {
         for (const permit of permits) permit.release();
       }
