@@ -1,5 +1,6 @@
 /**
- * The Python SDK's command-line flags, parsed the way argparse does it.
+ * The Python SDK's command-line flags, parsed the way argparse does it, and edgepod's own flags
+ * (by their exact names only).
  *
  * @module
  */
@@ -42,25 +43,37 @@ export interface ParsedCliArgs {
 
 type Kind = "string" | "boolean" | "integer";
 
-const FLAGS: Record<string, [key: keyof CliArgs, kind: Kind]> = {
+/**
+ * The Python SDK's own flags (its argparse parser defines exactly these): matched as argparse
+ * does, by any unambiguous prefix among them, so `--test` is `--test_input` there as here.
+ */
+const SDK_FLAGS: Record<string, [key: keyof CliArgs, kind: Kind]> = {
   rp_log_level: ["rpLogLevel", "string"],
   rp_debugger: ["rpDebugger", "boolean"],
   rp_serve_api: ["rpServeApi", "boolean"],
   rp_api_port: ["rpApiPort", "integer"],
   rp_api_concurrency: ["rpApiConcurrency", "integer"],
   rp_api_host: ["rpApiHost", "string"],
+  test_input: ["testInput", "string"],
+};
+/**
+ * edgepod's own flags (the SDK's parser has none of them; it only mentions `test_output`):
+ * matched by their exact names only, so a user's `--p` or `--h` stays the user's.
+ */
+const OWN_FLAGS: Record<string, [key: keyof CliArgs, kind: Kind]> = {
   push: ["push", "boolean"],
   host: ["host", "string"],
   port: ["port", "integer"],
-  test_input: ["testInput", "string"],
   test_output: ["testOutput", "string"],
 };
-const NAMES = Object.keys(FLAGS);
+const SDK_NAMES = Object.keys(SDK_FLAGS);
 
 /**
  * Parses the flags the Python SDK accepts, with argparse's rules: `--flag value` or
- * `--flag=value`, any unambiguous prefix of a flag name (`--rp_api_p` is `--rp_api_port`), and
- * unknown arguments left in `rest` for the user's own parser.
+ * `--flag=value`, any unambiguous prefix of an SDK flag name (`--rp_api_p` is `--rp_api_port`,
+ * `--test` is `--test_input`), and unknown arguments left in `rest` for the user's own parser.
+ * edgepod's own flags (`--push`, `--host`, `--port`, `--test_output`) are read only when written
+ * in full; a prefix of them (`--p`, `--h`, `--po`) is left in `rest`.
  *
  * @param argv The arguments after the script path.
  * @returns The flags, the other arguments and any errors.
@@ -68,8 +81,8 @@ const NAMES = Object.keys(FLAGS);
  * @example
  * ```ts
  * import { parseCliArgs } from "./cli_args.ts";
- * const { args, rest } = parseCliArgs(["--test_input", '{"input":1}', "--mine"]);
- * console.assert(args.testInput === '{"input":1}' && rest[0] === "--mine");
+ * const { args, rest } = parseCliArgs(["--test", '{"input":1}', "--p", "5"]);
+ * console.assert(args.testInput === '{"input":1}' && rest.join(" ") === "--p 5");
  * ```
  */
 export function parseCliArgs(argv: readonly string[]): ParsedCliArgs {
@@ -97,9 +110,9 @@ export function parseCliArgs(argv: readonly string[]): ParsedCliArgs {
     }
     const eq = arg.indexOf("=");
     const written = arg.slice(2, eq === -1 ? undefined : eq);
-    const matches = NAMES.includes(written)
+    const matches = Object.hasOwn(SDK_FLAGS, written) || Object.hasOwn(OWN_FLAGS, written)
       ? [written]
-      : NAMES.filter((n) => n.startsWith(written));
+      : SDK_NAMES.filter((n) => n.startsWith(written));
     if (matches.length === 0) {
       rest.push(arg);
       continue;
@@ -111,7 +124,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCliArgs {
       continue;
     }
     const name = matches[0]!;
-    const [key, kind] = FLAGS[name]!;
+    const [key, kind] = SDK_FLAGS[name] ?? OWN_FLAGS[name]!;
     if (kind === "boolean") {
       if (eq !== -1) errors.push(`Option --${name} takes no value: received ${arg.slice(eq + 1)}`);
       else values[key] = true;

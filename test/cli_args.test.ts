@@ -158,18 +158,57 @@ test("parseCliArgs() accepts an unambiguous prefix", () => {
   assert.equal(parseOk(["--rp_s"]).args.rpServeApi, true);
   assert.equal(parseOk(["--rp_l", "INFO"]).args.rpLogLevel, "INFO");
   assert.equal(parseOk(["--test_i", "{}"]).args.testInput, "{}");
-  assert.equal(parseOk(["--test_o", "{}"]).args.testOutput, "{}");
+  assert.equal(parseOk(["--t", "{}"]).args.testInput, "{}");
 });
 
 test("parseCliArgs() accepts an unambiguous prefix with =value", () => {
   assert.equal(parseOk(["--rp_api_p=9000"]).args.rpApiPort, 9000);
 });
 
-test("parseCliArgs() reports --test as ambiguous, naming both flags", () => {
-  const { args, rest } = parseError(["--test", "{}"], /--test_input/, /--test_output/);
-  assert.equal(args.testInput, undefined);
+test("parseCliArgs() reads --test as --test_input, as the Python SDK's argparse does", () => {
+  const { args, rest } = parseOk(["--test", '{"input":1}']);
+  assert.equal(args.testInput, '{"input":1}');
   assert.equal(args.testOutput, undefined);
-  assert.deepEqual(rest, ["{}"]);
+  assert.deepEqual(rest, []);
+  assert.equal(parseOk(["--test={}"]).args.testInput, "{}");
+});
+
+test("parseCliArgs() reads edgepod's own flags only by their exact names", () => {
+  const { args } = parseOk([
+    "--push",
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "8080",
+    "--test_output",
+    "{}",
+  ]);
+  assert.equal(args.push, true);
+  assert.equal(args.host, "0.0.0.0");
+  assert.equal(args.port, 8080);
+  assert.equal(args.testOutput, "{}");
+});
+
+for (
+  const argv of [
+    ["--p", "5"],
+    ["--pu"],
+    ["--h", "myvalue"],
+    ["--ho=x"],
+    ["--po", "abc"],
+    ["--test_o", "{}"],
+  ]
+) {
+  test(`parseCliArgs() leaves the prefix ${argv[0]} of an edgepod flag to the user's parser`, () => {
+    const { args, rest } = parseOk(argv);
+    assert.deepEqual(rest, argv);
+    assert.deepEqual(args, DEFAULTS);
+  });
+}
+
+test("parseCliArgs() leaves a flag named like an Object.prototype member in rest", () => {
+  const argv = ["--constructor", "x", "--toString", "--__proto__=1"];
+  assert.deepEqual(parseOk(argv).rest, argv);
 });
 
 test("parseCliArgs() reports --rp_api as ambiguous, naming every candidate", () => {
