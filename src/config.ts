@@ -53,11 +53,20 @@ export interface StartOptions {
   inputSchema?: StandardSchema;
   /** A hard ceiling on concurrency, whatever the modifier returns. @default no ceiling */
   maxConcurrency?: number;
-  /** How often the concurrency modifier is re-read while jobs run, in ms. @default 100 */
+  /**
+   * How often the concurrency modifier is re-read while jobs run, in ms (at most 2147483647).
+   * @default 100
+   */
   concurrencyPollMs?: number;
-  /** Per-job execution timeout in ms: the job is aborted and FAILED as timed out. @default none */
+  /**
+   * Per-job execution timeout in ms (at most 2147483647, about 24.8 days, the longest timer
+   * delay): the job is aborted and FAILED as timed out. @default none
+   */
   executionTimeoutMs?: number;
-  /** On SIGTERM/SIGINT, how long running jobs may finish before they are aborted, in ms. @default 25000 */
+  /**
+   * On SIGTERM/SIGINT, how long running jobs may finish before they are aborted, in ms (at most
+   * 2147483647). @default 25000
+   */
   drainTimeoutMs?: number;
   /** Stream chunks buffered ahead of a slow `job-stream` endpoint before the handler waits. @default 64 */
   streamBufferSize?: number;
@@ -67,8 +76,9 @@ export interface StartOptions {
   maxResultBytes?: number;
   /**
    * The longest wait between two attempts to deliver a result, stream chunk or progress update
-   * while RunPod's job-done or job-stream fails, in ms (a `Retry-After` may ask for longer).
-   * Posts are retried until delivered, with jittered back-off up to this. @default 10000
+   * while RunPod's job-done or job-stream fails, in ms, at most 2147483647 (a `Retry-After` may
+   * ask for longer). Posts are retried until delivered, with jittered back-off up to this.
+   * @default 10000
    */
   deliveryRetryMaxDelayMs?: number;
   /**
@@ -166,6 +176,22 @@ const int = (min: number) =>
     v.minValue(min, `an integer of at least ${min}`),
   );
 
+/**
+ * The longest delay `setTimeout` and `setInterval` take (2^31 - 1 ms, about 24.8 days): on Node,
+ * Deno and Bun a longer one fires at once (after about 1 ms), so a "very long" timeout would
+ * expire immediately.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+/** A millisecond option that feeds a timer: an integer from `min` to {@linkcode MAX_TIMER_MS}. */
+const timerMs = (min: number) =>
+  v.pipe(
+    int(min),
+    v.maxValue(
+      MAX_TIMER_MS,
+      `at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest delay a timer can wait`,
+    ),
+  );
+
 const SCHEMA = v.strictObject({
   handler: fn,
   concurrencyModifier: v.optional(fn),
@@ -176,19 +202,20 @@ const SCHEMA = v.strictObject({
   refresh_worker: v.optional(bool),
   inputSchema: v.optional(v.custom<StandardSchema>(isStandardSchema, "a Standard Schema")),
   maxConcurrency: v.optional(int(1)),
-  concurrencyPollMs: v.optional(int(1)),
-  executionTimeoutMs: v.optional(int(1)),
-  drainTimeoutMs: v.optional(int(0)),
+  concurrencyPollMs: v.optional(timerMs(1)),
+  executionTimeoutMs: v.optional(timerMs(1)),
+  drainTimeoutMs: v.optional(timerMs(0)),
   streamBufferSize: v.optional(int(1)),
   streamBatch: v.optional(v.union([
     bool,
     v.strictObject({ maxChunks: v.optional(int(1)), merge: v.optional(fn) }),
   ], "a boolean or { maxChunks?, merge? }")),
   maxResultBytes: v.optional(int(1)),
-  deliveryRetryMaxDelayMs: v.optional(int(1)),
+  deliveryRetryMaxDelayMs: v.optional(timerMs(1)),
   queueSize: v.optional(int(0)),
   push: v.optional(v.strictObject({
     maxBodyBytes: v.optional(int(1)),
+    // Not a timer: a stored result's expiry is compared with the clock when it is read.
     resultTtlMs: v.optional(int(0)),
     maxStoredResults: v.optional(int(0)),
     maxStoredBytes: v.optional(int(0)),

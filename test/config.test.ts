@@ -223,6 +223,43 @@ for (const [key, min] of INTEGER_KEYS) {
   });
 }
 
+/** The millisecond options that feed a `setTimeout` or `setInterval`, with their minimum. */
+const TIMER_MS_KEYS: Array<[string, number]> = [
+  ["concurrencyPollMs", 1],
+  ["executionTimeoutMs", 1],
+  ["drainTimeoutMs", 0],
+  ["deliveryRetryMaxDelayMs", 1],
+];
+
+for (const [key] of TIMER_MS_KEYS) {
+  test(`parseConfig() accepts ${key} up to 2147483647, the longest timer delay`, () => {
+    const config: Record<string, unknown> = { ...parseConfig({ handler, [key]: 2 ** 31 - 1 }) };
+    assert.equal(config[key], 2_147_483_647);
+  });
+
+  test(`parseConfig() rejects ${key} above 2147483647, which a timer would fire at once`, () => {
+    const expected = new RegExp(
+      `'${key}' must be at most 2147483647 ms \\(about 24\\.8 days\\), the longest delay a timer can wait: received 2147483648`,
+    );
+    rejects({ handler, [key]: 2 ** 31 }, expected);
+    rejects({ handler, [key]: Number.MAX_SAFE_INTEGER }, new RegExp(`'${key}' must be at most`));
+  });
+}
+
+test("parseConfig() names every timer option over the limit at once", () => {
+  rejects(
+    { handler, executionTimeoutMs: 2 ** 31, drainTimeoutMs: 2 ** 31, concurrencyPollMs: 2 ** 31 },
+    /'concurrencyPollMs' must be at most/,
+    /'executionTimeoutMs' must be at most/,
+    /'drainTimeoutMs' must be at most/,
+  );
+});
+
+test("parseConfig() keeps push.resultTtlMs unbounded above: it is compared with the clock, not a timer", () => {
+  const config = parseConfig({ handler, push: { resultTtlMs: 2 ** 31 } });
+  assert.equal(config.push.resultTtlMs, 2 ** 31);
+});
+
 test("parseConfig() rejects maxConcurrency Infinity (leave it out for no ceiling)", () => {
   rejects({ handler, maxConcurrency: Infinity }, /'maxConcurrency'/);
 });
