@@ -515,7 +515,7 @@ test("push: a client that goes away before its job starts drops it; a redelivery
   assert.equal(g.runs.filter((id) => id === "walkaway").length, 1);
 });
 
-test("push: on an edge runtime a 202 job and a webhook are handed to ctx.waitUntil; a sync answer needs none", async () => {
+test("push: on an edge runtime every job, and a webhook post, is handed to ctx.waitUntil", async () => {
   const release = deferred<void>();
   const hooks: string[] = [];
   const answerHook = deferred<void>();
@@ -558,23 +558,24 @@ test("push: on an edge runtime a 202 job and a webhook are handed to ctx.waitUnt
   assert.equal((await status.json() as { status: string }).status, "COMPLETED");
   const sync = await push.fetch(post({ id: "e2", input: 2 }), {}, ctx);
   assert.equal((await sync.json() as { output: unknown }).output, 2);
-  assert.equal(kept.length, 1, "a synchronous answer waits for its job itself");
+  // A sync job too: its client may leave mid-job (workerd then cancels the request's timers).
+  assert.equal(kept.length, 2, "a synchronous job is kept alive as well");
   // A sync job with a webhook: its answer is sent, its webhook post still has to finish.
   const hooked = await push.fetch(post({ id: "e4", input: 4, webhook: "http://hook/" }), {}, ctx);
   assert.equal((await hooked.json() as { output: unknown }).output, 4);
-  assert.equal(kept.length, 2, "the webhook post outlives the answer");
+  assert.equal(kept.length, 3, "the webhook post outlives the answer");
   settled = false;
-  kept[1]!.then(() => (settled = true));
+  kept[2]!.then(() => (settled = true));
   await Promise.resolve();
   assert.equal(hooks.length, 1);
   assert.equal(JSON.parse(hooks[0]!).id, "e4");
   assert.equal(settled, false, "kept alive until the webhook post ends");
   answerHook.resolve();
-  await kept[1];
+  await kept[2];
   // Without an execution context (Node, Deno, Bun servers) nothing is asked of one.
   const plain = await push.fetch(post({ id: "e3", input: 3 }, { prefer: "respond-async" }));
   assert.equal(plain.status, 202);
-  assert.equal(kept.length, 2);
+  assert.equal(kept.length, 3);
   push.worker.stop("test over");
   push.worker.abortAll("test over");
 });

@@ -134,8 +134,7 @@ class PullIntake {
           ? "Worker stopped cleanly."
           : "Worker stopped; unfinished jobs were reported FAILED.",
       );
-      // A take whose jobs were lost (its answer cut off at shutdown, logged) is not clean either.
-      return clean && undelivered === 0 && this.#client.lostTakes === 0 ? 0 : 1;
+      return clean && undelivered === 0 ? 0 : 1;
     } finally {
       unlisten();
     }
