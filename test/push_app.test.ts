@@ -720,3 +720,25 @@ test("push: a replayed signed request with another id header is still the first 
   assert.deepEqual(forged, one);
   assert.equal(runs, 2);
 });
+
+test("push: the Hono app mounted in another app, with no execution context, runs jobs", async () => {
+  const push = createPushApp({
+    handler: (job) => ({ echoed: job.input }),
+    logger: new RunPodLogger({ level: "ERROR", write: () => {} }),
+  });
+  const { Hono } = await import("hono");
+  const parent = new Hono();
+  parent.route("/queue", push.app);
+  try {
+    const res = await parent.fetch(
+      new Request("http://w/queue/jobs", { method: "POST", body: '{"id":"m1","input":3}' }),
+    );
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.id, "m1");
+    assert.equal(body.status, "COMPLETED");
+    assert.deepEqual(body.output, { echoed: 3 });
+  } finally {
+    push.worker.stop("test over");
+  }
+});
