@@ -16,7 +16,7 @@ import {
   strictStringify,
   type WorkerInfo,
 } from "./job_result.ts";
-import { bindProgress, handledRejection } from "./progress_update.ts";
+import { bindProgress, refuseProgress } from "./progress_update.ts";
 import type { RunPodLogger } from "./run_pod_logger.ts";
 import { asStream } from "./run_handler.ts";
 import type { StandardSchema } from "./standard_schema.ts";
@@ -364,11 +364,7 @@ function logProgress(log: JobLogger): (update: unknown) => Promise<void> {
     try {
       text = typeof update === "string" ? update : strictStringify(update);
     } catch (error) {
-      const message = `Cannot log progress as it is not JSON-serialisable: ${
-        (error as Error).message
-      }`;
-      log.warn(message);
-      return handledRejection(new TypeError(message));
+      return refuseProgress("log", error, log);
     }
     log.info(`Progress: ${text}`);
     return Promise.resolve();

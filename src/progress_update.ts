@@ -85,3 +85,33 @@ export function handledRejection(error: unknown): Promise<never> {
   rejected.catch(() => {});
   return rejected;
 }
+
+/**
+ * Refuses a progress update that JSON cannot carry: logs why at WARN (a handler ported from
+ * Python does not await the update, so it would never see the error) and returns the rejection
+ * as a {@linkcode handledRejection}.
+ *
+ * @param action What was to be done with the update: `"send"` it, or `"log"` it.
+ * @param error What `strictStringify` threw for it.
+ * @param log Where the warning goes (the job's logger).
+ * @returns A rejection with a `TypeError` saying why, never reported as unhandled.
+ *
+ * @example
+ * ```ts
+ * import { refuseProgress } from "./progress_update.ts";
+ * const lines: string[] = [];
+ * const refused = refuseProgress("send", new TypeError("a BigInt"), { warn: (m) => lines.push(m) });
+ * await refused.catch((e) => console.assert(e instanceof TypeError));
+ * console.assert(lines[0] === "Cannot send progress as it is not JSON-serialisable: a BigInt");
+ * ```
+ */
+export function refuseProgress(
+  action: "send" | "log",
+  error: unknown,
+  log: { warn(message: string): void },
+): Promise<never> {
+  const why = error instanceof Error ? error.message : String(error);
+  const message = `Cannot ${action} progress as it is not JSON-serialisable: ${why}`;
+  log.warn(message);
+  return handledRejection(new TypeError(message));
+}

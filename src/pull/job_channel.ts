@@ -10,7 +10,7 @@ import { deferred } from "../async/deferred.ts";
 import type { ChunkMerger } from "../config.ts";
 import type { ExecutedJob } from "../execute_job.ts";
 import { strictStringify } from "../job_result.ts";
-import { handledRejection } from "../progress_update.ts";
+import { refuseProgress } from "../progress_update.ts";
 import type { JobLogger } from "../types.ts";
 import { chunkSink } from "./chunk_sink.ts";
 import { describeError, type PostOutcome, type RunPodClient } from "./runpod_client.ts";
@@ -113,12 +113,7 @@ export class JobChannel {
     try {
       body = strictStringify({ status: "IN_PROGRESS", output: update });
     } catch (error) {
-      const message = `Cannot send progress as it is not JSON-serialisable: ${
-        (error as Error).message
-      }`;
-      // Logged, since a handler ported from Python does not await the update to see the error.
-      this.#options.log.warn(message);
-      return handledRejection(new TypeError(message));
+      return refuseProgress("send", error, this.#options.log);
     }
     this.#pending?.delivered.resolve();
     const delivered = deferred<void>();
