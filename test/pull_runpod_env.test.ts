@@ -214,6 +214,7 @@ test("readRunPodEnv() reads RUNPOD_PING_INTERVAL in ms with millisecond precisio
   assert.equal(read({ RUNPOD_PING_INTERVAL: "1500" }).pingIntervalMs, 1500);
   assert.equal(read({ RUNPOD_PING_INTERVAL: "250" }).pingIntervalMs, 250);
   assert.equal(read({ RUNPOD_PING_INTERVAL: "10000" }).pingIntervalMs, 10000);
+  assert.equal(read({ RUNPOD_PING_INTERVAL: "2147483647" }).pingIntervalMs, 2147483647);
   const env = read({ RUNPOD_PING_INTERVAL: "1" });
   assert.equal(env.pingIntervalMs, 1);
   assert.deepEqual(env.warnings, []);
@@ -226,7 +227,7 @@ test("readRunPodEnv() defaults the ping interval to 10000 ms when it is unset", 
 });
 
 test("readRunPodEnv() warns and uses 10000 ms for an invalid ping interval", () => {
-  for (const value of ["abc", "0", "-250", "Infinity", "NaN", "0.5", "10s"]) {
+  for (const value of ["abc", "0", "-250", "Infinity", "NaN", "0.5", "10s", "2147483648", "3e9"]) {
     const env = read({ RUNPOD_PING_INTERVAL: value });
     assert.equal(env.pingIntervalMs, 10000, value);
     assert.equal(env.warnings.length, 1, value);

@@ -33,6 +33,7 @@ export interface RunPodEnv {
 }
 
 const DEFAULT_PING_INTERVAL = 10_000;
+const MAX_PING_INTERVAL = 2_147_483_647;
 
 /**
  * Reads `RUNPOD_WEBHOOK_GET_JOB`, `RUNPOD_WEBHOOK_POST_OUTPUT`, `RUNPOD_WEBHOOK_POST_STREAM`,
@@ -99,10 +100,12 @@ export function readRunPodEnv(env: EnvReader, info: Pick<WorkerInfo, "workerId">
   const rawInterval = env("RUNPOD_PING_INTERVAL");
   if (rawInterval !== undefined && rawInterval !== "") {
     const n = Number(rawInterval);
-    if (Number.isFinite(n) && n >= 1) pingIntervalMs = n;
+    // Past the longest delay a timer can wait, the heartbeat would ping every millisecond.
+    if (Number.isFinite(n) && n >= 1 && n <= MAX_PING_INTERVAL) pingIntervalMs = n;
     else {
       warnings.push(
-        `RUNPOD_PING_INTERVAL=${rawInterval} is not a positive number of ms; using ${DEFAULT_PING_INTERVAL}`,
+        `RUNPOD_PING_INTERVAL=${rawInterval} is not a number of ms from 1 to ${MAX_PING_INTERVAL}; ` +
+          `using ${DEFAULT_PING_INTERVAL}`,
       );
     }
   }
