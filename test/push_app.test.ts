@@ -742,3 +742,44 @@ test("push: the Hono app mounted in another app, with no execution context, runs
     push.worker.stop("test over");
   }
 });
+
+test("push: a signature admits only the route it was first used on (no replay to a cancel)", async () => {
+  const g = gated();
+  await using s = await serve(g.handler, { auth: { hmacKeys: ["hmac-key"] } });
+  const signed = (signature: string) => ({ "x-edgepod-signature": signature });
+  // A captured submission, replayed with its body to another job's cancel route.
+  const body = JSON.stringify({ id: "victim", input: 1 });
+  const signature = await signPushRequest(body, "hmac-key");
+  const submitted = s.post(body, signed(signature));
+  await g.started("victim");
+  const cancel = (id: string, sig: string, text = "") =>
+    fetch(`${s.url}/jobs/${id}/cancel`, { method: "POST", headers: signed(sig), body: text });
+  const replayed = await cancel("victim", signature, body);
+  assert.equal(replayed.status, 401);
+  await replayed.body?.cancel();
+  // A captured empty-body signature (a signed GET /metrics) does not cancel either.
+  const empty = await signPushRequest("", "hmac-key");
+  const metrics = await fetch(`${s.url}/metrics`, { headers: signed(empty) });
+  assert.equal(metrics.status, 200);
+  await metrics.text();
+  const again = await fetch(`${s.url}/metrics`, { headers: signed(empty) });
+  assert.equal(again.status, 200, "the same route may be asked again with it");
+  await again.text();
+  const stolen = await cancel("victim", empty);
+  assert.equal(stolen.status, 401);
+  await stolen.body?.cancel();
+  g.release("victim", "done");
+  const result = await (await submitted).json();
+  assert.equal(result.status, "COMPLETED");
+  // A signature made for the cancel itself works.
+  const other = JSON.stringify({ id: "second", input: 2 });
+  const second = s.post(other, signed(await signPushRequest(other, "hmac-key")));
+  await g.started("second");
+  const cancelled = await cancel(
+    "second",
+    await signPushRequest("", "hmac-key", 1 + Math.floor(Date.now() / 1000)),
+  );
+  assert.equal(cancelled.status, 200);
+  assert.equal((await cancelled.json()).status, "CANCELLED");
+  assert.equal((await (await second).json()).status, "CANCELLED");
+});

@@ -150,10 +150,11 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   const reject = (reason: RejectReason) => void (rejected[reason] = (rejected[reason] ?? 0) + 1);
   const jobs = new PushJobs({ worker, config, logger, http, lookupHost, reject });
   const authOn = hasPushAuth(auth);
-  // Which job each signature ran, for as long as a signature can be replayed (5 minutes and
-  // the clock skew allowed, with room): its id headers are not signed, so a replay could name
-  // another id.
-  const replays = new ResultStore<string>({
+  // What each signature first admitted, for as long as a signature can be replayed (5 minutes
+  // and the clock skew allowed, with room). A signature covers the time and the body only: its
+  // id headers, method and path are not signed, so a replay could name another id, or take a
+  // captured submission's (or an empty body's) signature to another route, such as a cancel.
+  const replays = new ResultStore<FirstUse>({
     ttlMs: 15 * 60_000,
     maxEntries: config.push.maxStoredResults,
   });
@@ -184,7 +185,7 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     });
   };
   /** Reads the body within the limit, then checks auth against it; else the refusal. */
-  const admit = async (request: Request): Promise<Admitted | Response> => {
+  const admit = async (request: Request, route: string): Promise<Admitted | Response> => {
     // No credential at all: refuse before reading an upload from a stranger.
     if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
     // No signal: a client that goes away fails the read itself (a 400 nobody receives).
@@ -205,11 +206,19 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       const why = authorization.unavailable;
       return why === undefined ? unauthorized() : authUnavailable(why);
     }
-    return { body: read.body, replayKey: authorization.replayKey };
+    const replayKey = authorization.replayKey;
+    if (replayKey !== undefined && route !== SUBMIT_ROUTE) {
+      // A signature admits one route only: the one it was first used on.
+      const first = replays.get(replayKey);
+      if (first === undefined) replays.set(replayKey, { route });
+      else if (first.route !== route) return unauthorized();
+    }
+    return { body: read.body, replayKey };
   };
+  const routeOf = (c: Context) => `${c.req.method} ${c.req.path}`;
 
   app.get("/metrics", async (c) => {
-    const admitted = await admit(c.req.raw);
+    const admitted = await admit(c.req.raw, routeOf(c));
     if (admitted instanceof Response) return admitted;
     return c.text(prometheusMetrics(worker, rejected), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
@@ -217,7 +226,7 @@ export function pushAppFor(parts: PushAppParts): PushApp {
   });
   app.post("/jobs", async (c) => {
     const request = c.req.raw;
-    const admitted = await admit(request);
+    const admitted = await admit(request, SUBMIT_ROUTE);
     if (admitted instanceof Response) return admitted;
     const parsed = parseSubmission(request.headers, admitted.body, {
       webhookHosts: config.push.webhookHosts,
@@ -231,8 +240,10 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     const replayKey = admitted.replayKey;
     if (replayKey !== undefined) {
       const first = replays.get(replayKey);
-      if (first !== undefined) submission.id = first;
-      else replays.set(replayKey, submission.id ??= replayKey);
+      if (first === undefined) {
+        replays.set(replayKey, { route: SUBMIT_ROUTE, jobId: submission.id ??= replayKey });
+      } else if (first.route !== SUBMIT_ROUTE) return unauthorized();
+      else submission.id = first.jobId;
     }
     const mode = replyMode(request.headers);
     // Work that may outlive the answer (a 202, a webhook, a job whose streaming or waiting
@@ -242,18 +253,18 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     return await jobs.submit(submission, mode, () => request.signal, keepAlive);
   });
   app.get("/jobs/:id", async (c) => {
-    const admitted = await admit(c.req.raw);
+    const admitted = await admit(c.req.raw, routeOf(c));
     if (admitted instanceof Response) return admitted;
     return jobs.status(c.req.param("id"));
   });
   app.post("/jobs/:id/cancel", async (c) => {
-    const admitted = await admit(c.req.raw);
+    const admitted = await admit(c.req.raw, routeOf(c));
     if (admitted instanceof Response) return admitted;
     return await jobs.cancel(c.req.param("id"));
   });
   app.notFound(async (c) => {
     // Unknown routes need auth too: an open 404 would map the surface for a stranger.
-    const admitted = await admit(c.req.raw);
+    const admitted = await admit(c.req.raw, routeOf(c));
     if (admitted instanceof Response) return admitted;
     return json(404, { error: `No route ${c.req.method} ${new URL(c.req.url).pathname}` });
   });
@@ -271,6 +282,15 @@ export function pushAppFor(parts: PushAppParts): PushApp {
 }
 
 type HonoExecutionContext = Parameters<Hono["fetch"]>[2];
+
+/** What a signature first admitted: a route, and for a submission the job it ran. */
+interface FirstUse {
+  route: string;
+  jobId?: string;
+}
+
+/** The route key of `POST /jobs`, whose replays are the job they first ran. */
+const SUBMIT_ROUTE = "POST /jobs";
 
 /**
  * What {@linkcode PushApp.fetch} hands Hono when the server gave no execution context (Node,
