@@ -307,3 +307,47 @@ test("adaptiveConcurrency() works as the gate's modifier with observe wired", as
   await gate.refresh();
   assert.equal(modifier.state.floorMs, 50);
 });
+
+/**
+ * A saturated window on an engine with a knee and a memory limit (fed directly): the jobs in
+ * flight, then as many again; those above `memory` fail fast as out of memory.
+ */
+function onEngine(limit: number, knee: number, memory: number): ConcurrencyObservation {
+  const ended = limit + Math.max(8, limit);
+  const failed = Math.round(ended * Math.max(0, limit - memory) / limit);
+  const latency = 200 * Math.max(1, Math.min(limit, memory) / knee);
+  const latenciesMs = Array.from({ length: ended }, (_, i) => (i % ended < failed ? 5 : latency));
+  return {
+    intervalMs: 100,
+    completed: ended - failed,
+    failed,
+    latenciesMs,
+    running: limit,
+    waiting: limit,
+    limit,
+  };
+}
+
+test("adaptiveConcurrency() backs off when jobs fail while it measures the floor", () => {
+  // The floor is measured over an idle spell (nothing ends, so the probe holds its limit), and
+  // meanwhile the engine's memory shrinks (a longer prompt mix). The probe's jobs failed fast:
+  // their 5 ms became the floor and their rate the handler's normal one, so no later failure
+  // counted and the limit ran to `max`, failing nearly every job from then on.
+  const modifier = adaptiveConcurrency({ random: () => 0.5 });
+  let limit = 4;
+  for (let i = 0; i < 60; i++) limit = modifier(limit, onEngine(limit, 40, 80));
+  assert.ok(limit >= 40 && limit < 80, `settled at ${limit}`);
+  const idle = { completed: 0, failed: 0, latenciesMs: [], running: 0, waiting: 0 };
+  for (let i = 0; i < 60; i++) limit = modifier(limit, { ...idle, intervalMs: 1000, limit });
+  assert.equal(modifier.state.phase, "probe");
+  assert.ok(limit > 16, `probing at ${limit}`);
+  const failures: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const observed = onEngine(limit, 8, 16);
+    failures.push(observed.failed);
+    limit = modifier(limit, observed);
+  }
+  assert.ok(limit <= 16, `limit ${limit} above the engine's memory (16)`);
+  assert.deepEqual(failures.slice(-100).filter((f) => f > 0), [], "failures at the end");
+  assert.ok(modifier.state.floorMs! >= 200, `floor ${modifier.state.floorMs}`);
+});

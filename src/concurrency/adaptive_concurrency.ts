@@ -36,7 +36,9 @@
  *   probe by more than `failureRate`, the limit is multiplied by `backoff` and capped at 90 % of
  *   the failing limit until the next probe: an out-of-memory engine fails fast, so latency alone
  *   would read its failures as good news. Failures the handler has at any load (bad inputs) are in
- *   the probe's rate too, so they do not drag the limit down.
+ *   the probe's rate too, so they do not drag the limit down. Failures above that rate during a
+ *   probe lower the probe's limit the same way and measure again (fast failures would make a
+ *   floor and a rate of their own), and the limit comes back from where the probe found none.
  *
  * Netflix's Vegas and AIMD alone were the alternatives. Vegas aims at a queue of α…β jobs (3–6 ×
  * log10 limit), a fixed absolute excess that is too much latency for a small knee (8) and needs a
@@ -178,6 +180,8 @@ export function adaptiveConcurrency(
     drained: boolean;
     /** Set when falling latency triggered it: the limit before, and the latency that drove it. */
     undo?: { limit: number; sample: number };
+    /** Set when jobs failed while it measured: the cap until the next probe. */
+    ceiling?: number;
   } | undefined = {
     limit: initial,
     restore: initial,
@@ -218,6 +222,13 @@ export function adaptiveConcurrency(
     falling = undefined;
     resetWindow(running);
   };
+  /** The back-off factor when the window's failures exceed the last probe's rate, else 0. */
+  const failureBackoff = (): number => {
+    const total = Math.max(allEnded, minSamples);
+    if (failed < FAILURE_MIN || failed <= (probeFailures + failureRate) * total) return 0;
+    // The more jobs fail, the harder it backs off (an OOM engine fails nearly every new job).
+    return Math.max(0.25, Math.min(backoff, 1 - failed / total));
+  };
   const output = (value: number) => {
     returned = Math.min(max, Math.max(min, Math.round(value)));
     return returned;
@@ -256,6 +267,20 @@ export function adaptiveConcurrency(
         resetWindow(running);
         return output(probe.limit);
       }
+      // Failing above the last probe's rate while measuring (the engine changed while the limit
+      // was held, say over an idle spell): no floor to trust, nor a rate. Taken as they were, the
+      // fast failures made a floor of their own and a failure rate that hid every later one, and
+      // the limit ran to `max`. Measure again lower; the failing limit stays out of reach.
+      const factor = probes > 0 && probe.limit > min ? failureBackoff() : 0;
+      if (factor > 0) {
+        probe.ceiling = Math.max(min, Math.floor(probe.limit * 0.9));
+        probe.limit = Math.max(min, Math.floor(probe.limit * factor));
+        probe.restore = probe.limit;
+        probe.undo = undefined;
+        probe.drained = false;
+        resetWindow(running);
+        return output(probe.limit);
+      }
       if (ended < Math.max(2 * minSamples, Math.ceil(probe.limit / 2)) || samples.length === 0) {
         return output(probe.limit);
       }
@@ -265,8 +290,8 @@ export function adaptiveConcurrency(
       // The floor itself rose as much as the latency that drove the limit down: the engine was
       // not overloaded (a slow moment, longer prompts), so the limit from before comes back.
       const undo = probe.undo && floorMs * (1 + tolerance) >= probe.undo.sample;
-      limit = Math.min(max, undo ? probe.undo!.limit : probe.restore);
-      ceiling = Infinity;
+      ceiling = probe.ceiling ?? Infinity;
+      limit = Math.min(max, ceiling, undo ? probe.undo!.limit : probe.restore);
       probe = undefined;
       atMin = 0;
       const interval = Math.max(probeIntervalMs, PROBE_FLOORS * floorMs);
@@ -276,12 +301,8 @@ export function adaptiveConcurrency(
     }
 
     // Failures above the probe's rate back off at once, without waiting for a full window.
-    const total = allEnded;
-    if (
-      failed >= FAILURE_MIN && failed > (probeFailures + failureRate) * Math.max(total, minSamples)
-    ) {
-      // The more jobs fail, the harder it backs off (an OOM engine fails nearly every new job).
-      const factor = Math.max(0.25, Math.min(backoff, 1 - failed / Math.max(total, minSamples)));
+    const factor = failureBackoff();
+    if (factor > 0) {
       ceiling = Math.max(min, Math.floor(Math.min(windowLimit, limit) * 0.9));
       limit = Math.max(min, Math.min(limit * factor, ceiling));
       growStreak = 0;
