@@ -204,7 +204,9 @@ class PullIntake {
   async #deliver(id: string, channel: JobChannel, done: ExecutedJob): Promise<void> {
     this.#delivering.add(id);
     try {
-      if (!(await channel.finish(done))) this.#undelivered.add(id);
+      const delivered = await channel.finish(done);
+      // A job RunPod stopped meanwhile gets no result: nothing was lost.
+      if (!delivered && !this.#client.postsStopped(id)) this.#undelivered.add(id);
     } finally {
       this.#delivering.delete(id);
       if (this.#delivering.size === 0) this.#onDelivered?.();
@@ -258,6 +260,8 @@ class PullIntake {
             else {
               logger.info("Stopping job.", id);
               this.#worker.cancel(id, new JobStoppedError(id));
+              // A result (or chunk) retrying through an outage is dropped, never delivered late.
+              this.#client.stopPosts(id);
             }
           }
         } else if (outcome.kind === "none") {

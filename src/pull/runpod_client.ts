@@ -6,6 +6,7 @@
  */
 
 import { backoffDelay } from "../async/backoff.ts";
+import { JobStoppedError } from "../errors.ts";
 import {
   type HttpClient,
   type HttpRequest,
@@ -39,6 +40,8 @@ export interface ClientTimeouts {
 
 /** How often the post watchdog looks for overdue posts, in ms. */
 const WATCHDOG_MS = 1000;
+/** How many stopped jobs {@linkcode RunPodClient.stopPosts} remembers (the oldest go first). */
+const MAX_STOPPED = 1024;
 
 /**
  * How result, chunk and progress posts are retried: until they are delivered, by default. The
@@ -141,6 +144,10 @@ export class RunPodClient {
   #watchdog?: ReturnType<typeof setInterval>;
   readonly #urls: Partial<Record<"done" | "doneStream" | "stream", (id: string) => string>> = {};
   #lostTakes = 0;
+  /** Jobs RunPod stopped: none of their posts is sent or retried any more. */
+  readonly #stopped = new Set<string>();
+  /** The posts waiting to retry, so that stopping their job can end them at once. */
+  readonly #retrying = new Set<{ jobId: string; controller: AbortController }>();
 
   /** @param options HTTP client, endpoints, identity and retry settings. */
   constructor(options: RunPodClientOptions) {
@@ -175,6 +182,37 @@ export class RunPodClient {
    */
   get lostTakes(): number {
     return this.#lostTakes;
+  }
+
+  /**
+   * RunPod stopped this job (job-stop): none of its posts is sent any more. A retry waiting for
+   * its next attempt ends at once and an attempt in flight is abandoned (its answer is ignored);
+   * a later post of the job is not sent at all. Each ends with `ok: false` and a
+   * {@linkcode JobStoppedError} as its `error`, so a result spooled through an outage is never
+   * delivered for a job RunPod has cancelled meanwhile. The last 1024 stopped jobs are
+   * remembered.
+   *
+   * @param jobId The stopped job.
+   */
+  stopPosts(jobId: string): void {
+    this.#stopped.delete(jobId);
+    this.#stopped.add(jobId);
+    if (this.#stopped.size > MAX_STOPPED) {
+      this.#stopped.delete(this.#stopped.values().next().value!);
+    }
+    for (const post of this.#retrying) {
+      if (post.jobId === jobId) post.controller.abort(new JobStoppedError(jobId));
+    }
+  }
+
+  /**
+   * Whether {@linkcode RunPodClient.stopPosts} was called for a job (among the last 1024).
+   *
+   * @param jobId The job.
+   * @returns `true` when its posts are no longer sent.
+   */
+  postsStopped(jobId: string): boolean {
+    return this.#stopped.size > 0 && this.#stopped.has(jobId);
   }
 
   /** The take URL for `count` jobs, built once per distinct request. */
@@ -446,6 +484,9 @@ export class RunPodClient {
     if (options?.signal?.aborted) {
       return { ok: false, error: options.signal.reason, attempts: 0, aborted: true };
     }
+    if (this.postsStopped(jobId)) {
+      return { ok: false, error: new JobStoppedError(jobId), attempts: 0 };
+    }
     // As the Python SDK: a JSON body labelled form-urlencoded, which the platform accepts, and
     // X-Request-ID on this request only (the SDK leaked it into every later request).
     const headers = {
@@ -468,23 +509,57 @@ export class RunPodClient {
     return await this.#retryPost(ticket, request, failure, options);
   }
 
-  /** The retries of a post whose first attempt failed: until delivered, refused or stopped. */
+  /**
+   * The retries of a post whose first attempt failed: until delivered, refused or stopped (by
+   * the delivery signal, `superseded`, or {@linkcode RunPodClient.stopPosts} for its job).
+   */
   async #retryPost(
     ticket: DeliveryTicket,
     request: HttpRequest,
     first: Failure,
     options: PostOptions | undefined,
   ): Promise<PostOutcome> {
-    const signal = options?.signal;
+    // Retries are the rare path: one controller per retrying post ends it when its job is
+    // stopped, as the delivery signal does.
+    const outer = options?.signal;
+    const post = { jobId: ticket.jobId, controller: new AbortController() };
+    const signal = post.controller.signal;
+    const forward = () => post.controller.abort(outer!.reason);
+    outer?.addEventListener("abort", forward, { once: true });
+    if (outer?.aborted) forward();
+    if (this.postsStopped(ticket.jobId)) post.controller.abort(new JobStoppedError(ticket.jobId));
+    this.#retrying.add(post);
+    try {
+      return await this.#retryLoop(ticket, request, first, options, signal);
+    } finally {
+      this.#retrying.delete(post);
+      outer?.removeEventListener("abort", forward);
+    }
+  }
+
+  /** The loop of `#retryPost`, under its own `signal`. */
+  async #retryLoop(
+    ticket: DeliveryTicket,
+    request: HttpRequest,
+    first: Failure,
+    options: PostOptions | undefined,
+    signal: AbortSignal,
+  ): Promise<PostOutcome> {
     const { maxAttempts, minDelay, maxDelay } = this.#retry;
+    // A stopped job's post ends with its JobStoppedError, not as `aborted` by the drain.
+    const stoppedOutcome = (attempts: number): PostOutcome | undefined =>
+      signal.reason instanceof JobStoppedError
+        ? { ok: false, error: signal.reason, attempts }
+        : undefined;
     let failure = first;
     for (let attempts = 1;; attempts++) {
       const what = describeFailure(failure);
       this.#monitor.failed(ticket, what);
-      const stopped = signal?.aborted || options?.superseded?.() === true;
+      const stopped = signal.aborted || options?.superseded?.() === true;
       if (stopped || attempts >= maxAttempts) {
         this.#monitor.end(ticket, "abandoned");
-        return { ...failedOutcome(failure, attempts), ...(stopped ? { aborted: true } : {}) };
+        return stoppedOutcome(attempts) ??
+          { ...failedOutcome(failure, attempts), ...(stopped ? { aborted: true } : {}) };
       }
       const hinted = "response" in failure
         ? retryAfter(failure.response.header("retry-after"))
@@ -499,18 +574,19 @@ export class RunPodClient {
         ticket.jobId,
       );
       await this.#monitor.sleep(ticket, wait, signal);
-      if (signal?.aborted || options?.superseded?.() === true) {
+      if (signal.aborted || options?.superseded?.() === true) {
         this.#monitor.end(ticket, "abandoned");
-        return { ...failedOutcome(failure, attempts), aborted: true };
+        return stoppedOutcome(attempts) ?? { ...failedOutcome(failure, attempts), aborted: true };
       }
       try {
         const response = await raced(this.#sendWatched(request, this.#timeouts.post), signal);
         if (!isRetryable(response.status)) return this.#answered(ticket, response, attempts + 1);
         failure = { response };
       } catch (error) {
-        if (signal?.aborted) {
+        if (signal.aborted) {
           this.#monitor.end(ticket, "abandoned");
-          return { ...failedOutcome(failure, attempts + 1), aborted: true };
+          return stoppedOutcome(attempts + 1) ??
+            { ...failedOutcome(failure, attempts + 1), aborted: true };
         }
         failure = { error };
       }
