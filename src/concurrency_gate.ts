@@ -111,6 +111,7 @@ export class ConcurrencyGate extends EventTarget {
   #refreshing?: Promise<number>;
   #modifierTimeoutMs: number;
   #lastWarning?: string;
+  #clampWarned = false;
   #idle?: ReturnType<typeof deferred<void>>;
   #capacity?: ReturnType<typeof deferred<void>>;
 
@@ -238,7 +239,8 @@ export class ConcurrencyGate extends EventTarget {
   /**
    * Asks the modifier for a new limit and applies it. Concurrent calls share one modifier call.
    * A result that is not a positive integer, or a throw, is logged as a warning and the current
-   * limit kept; the gate never throws here.
+   * limit kept; the gate never throws here. A value above `maxLimit` is clamped to it, with a
+   * warning the first time only.
    *
    * @returns The limit in force afterwards.
    */
@@ -286,10 +288,15 @@ export class ConcurrencyGate extends EventTarget {
 
   #accept(value: unknown): number {
     if (typeof value === "number" && value > this.#maxLimit) {
-      this.#warn(
-        `concurrencyModifier returned ${value}, above the ceiling maxConcurrency=${this.#maxLimit}; using ${this.#maxLimit}`,
-        false,
-      );
+      // Said once: a ceiling under a modifier that probes upwards (adaptiveConcurrency, as the
+      // README advises) is clamped every few windows, which logged a line every time.
+      this.#lastWarning = undefined;
+      if (!this.#clampWarned) {
+        this.#clampWarned = true;
+        this.#logger.warn(
+          `concurrencyModifier returned ${value}, above the ceiling maxConcurrency=${this.#maxLimit}; using ${this.#maxLimit} (later values above it are clamped without a warning)`,
+        );
+      }
       this.#apply(this.#maxLimit);
     } else if (typeof value === "number" && Number.isInteger(value) && value >= 1) {
       this.#lastWarning = undefined;

@@ -351,3 +351,21 @@ test("adaptiveConcurrency() backs off when jobs fail while it measures the floor
   assert.deepEqual(failures.slice(-100).filter((f) => f > 0), [], "failures at the end");
   assert.ok(modifier.state.floorMs! >= 200, `floor ${modifier.state.floorMs}`);
 });
+
+test("adaptiveConcurrency() under maxConcurrency: the gate says once that it clamps", async () => {
+  // The README advises maxConcurrency as a hard ceiling with either modifier. The controller
+  // keeps trying one step above it (and restores its own limit after every probe), and the gate
+  // logged a warning for each: dozens in five minutes, thousands a day.
+  const warnings: string[] = [];
+  const gate = new ConcurrencyGate({
+    limit: 1,
+    maxLimit: 8,
+    modifier: adaptiveConcurrency({ random: () => 0.5 }),
+    logger: { warn: (message: string) => warnings.push(message) },
+    observe: ({ limit }) => ({ ...seen(limit, 100, { ended: limit + 8 }), waiting: 5 }),
+  });
+  for (let i = 0; i < 3000; i++) await gate.refresh(); // 5 minutes of 100 ms windows
+  assert.equal(gate.limit, 8);
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0]!, /above the ceiling maxConcurrency=8; using 8/);
+});
