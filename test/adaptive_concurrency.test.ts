@@ -4,7 +4,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { adaptiveConcurrency } from "../src/concurrency/adaptive_concurrency.ts";
+import {
+  adaptiveConcurrency,
+  type AdaptiveConcurrencyModifier,
+} from "../src/concurrency/adaptive_concurrency.ts";
 import { ConcurrencyGate } from "../src/concurrency_gate.ts";
 import {
   type ConcurrencyObservation,
@@ -368,4 +371,56 @@ test("adaptiveConcurrency() under maxConcurrency: the gate says once that it cla
   assert.equal(gate.limit, 8);
   assert.equal(warnings.length, 1, warnings.join("\n"));
   assert.match(warnings[0]!, /above the ceiling maxConcurrency=8; using 8/);
+});
+
+/** Probes started, and windows spent probing, in 10 minutes of 1 s windows at the floor. */
+function probing(modifier: AdaptiveConcurrencyModifier, limit: number) {
+  const before = modifier.state.probes;
+  let windows = 0;
+  for (let i = 0; i < 600; i++) {
+    limit = modifier(limit, seen(limit, 100, { ended: limit + 16, intervalMs: 1000 }));
+    if (modifier.state.phase === "probe") windows++;
+  }
+  return { probes: modifier.state.probes - before, windows };
+}
+
+test("adaptiveConcurrency() refuses a `random` that is not a function", () => {
+  assert.throws(
+    () => adaptiveConcurrency({ random: 0.5 as unknown as () => number }),
+    { name: "TypeError", message: /'random' must be a function .*received number/ },
+  );
+});
+
+test("adaptiveConcurrency() re-measures its floor every 30 s whatever `random` returns", () => {
+  // NaN made the next probe never come; a negative draw made every other window a probe.
+  for (const value of [0.5, NaN, -5, 7, 1]) {
+    const modifier = adaptiveConcurrency({ max: 16, random: () => value });
+    const { probes, windows } = probing(modifier, modifier(4, seen(4, 100, { ended: 20 })));
+    assert.ok(probes >= 15 && probes <= 25, `random() = ${value}: ${probes} probes in 10 min`);
+    assert.ok(windows <= 60, `random() = ${value}: ${windows} of 600 windows probing`);
+  }
+});
+
+test("adaptiveConcurrency() re-measures its floor after a window with a bad intervalMs", () => {
+  // NaN stopped the probes for good, a clock an hour back for an hour; Infinity made every other
+  // window a probe.
+  for (const intervalMs of [NaN, -3_600_000, Infinity]) {
+    const modifier = adaptiveConcurrency({ max: 16, random: () => 0.5 });
+    let limit = modifier(4, seen(4, 100, { ended: 20 }));
+    limit = modifier(limit, seen(limit, 100, { ended: limit + 16, intervalMs }));
+    const { probes, windows } = probing(modifier, limit);
+    assert.ok(probes >= 15 && probes <= 25, `intervalMs ${intervalMs}: ${probes} probes`);
+    assert.ok(windows <= 60, `intervalMs ${intervalMs}: ${windows} of 600 windows probing`);
+  }
+});
+
+test("adaptiveConcurrency() leaves out latencies that are not a duration", () => {
+  const modifier = adaptiveConcurrency({ initial: 4, random: () => 0.5 });
+  let limit = modifier(4, seen(4, 100, { ended: 20 }));
+  const observed = seen(limit, 100, { ended: limit + 16 });
+  // A NaN sorts nowhere: the median was NaN, and so was the limit returned.
+  for (const i of [3, 5, 7]) observed.latenciesMs[limit + i] = NaN;
+  observed.latenciesMs[limit] = -1;
+  limit = modifier(limit, observed);
+  assert.ok(Number.isInteger(limit) && limit > 4, `returned ${limit}`);
 });

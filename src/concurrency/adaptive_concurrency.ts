@@ -84,7 +84,10 @@ export interface AdaptiveConcurrencyOptions {
   probeIntervalMs?: number;
   /** The share of the limit held while the floor is measured. @default 0.67 */
   probeFactor?: number;
-  /** A random source in [0, 1) for the probe jitter. @default Math.random */
+  /**
+   * A random source in [0, 1) for the probe jitter; a value outside [0, 1] counts as its nearest
+   * bound, and one that is not a number (NaN) as 0.5. @default Math.random
+   */
   random?: () => number;
 }
 
@@ -159,6 +162,18 @@ export function adaptiveConcurrency(
   const probeIntervalMs = checkRange(options.probeIntervalMs ?? 30_000, "probeIntervalMs", 1);
   const probeFactor = checkRange(options.probeFactor ?? 0.67, "probeFactor", 0.01, 1);
   const random = options.random ?? Math.random;
+  if (typeof random !== "function") {
+    throw new TypeError(
+      `'random' must be a function returning a number in [0, 1): received ${typeof random}`,
+    );
+  }
+  /** The jitter's draw: a NaN made the next probe never come, a negative one come at once. */
+  const draw = (): number => {
+    const value = random();
+    return typeof value === "number" && !Number.isNaN(value)
+      ? Math.min(1, Math.max(0, value))
+      : 0.5;
+  };
 
   let limit = initial; // fractional inside; rounded when returned
   let returned = initial;
@@ -235,7 +250,10 @@ export function adaptiveConcurrency(
   };
 
   const step = (observed: ConcurrencyObservation): number => {
-    clock += observed.intervalMs;
+    // A clock that stepped back (or a NaN, or Infinity) must not hold the next probe off for as
+    // long, nor for ever, nor make every window a probe.
+    const elapsed = observed.intervalMs;
+    if (elapsed > 0 && elapsed < Infinity) clock += elapsed;
     const { running } = observed;
     // Jobs in flight when the window opened end first: drop as many ends (and their samples).
     let fresh = observed.completed + observed.failed;
@@ -257,7 +275,7 @@ export function adaptiveConcurrency(
     }
     ended += fresh;
     inUse = Math.max(inUse, running + observed.waiting);
-    for (const latency of latencies) samples.push(latency);
+    for (const latency of latencies) if (latency >= 0 && latency < Infinity) samples.push(latency);
     if (samples.length > MAX_BUFFERED) samples = samples.slice(samples.length - MAX_BUFFERED / 2);
 
     if (probe) {
@@ -295,7 +313,7 @@ export function adaptiveConcurrency(
       probe = undefined;
       atMin = 0;
       const interval = Math.max(probeIntervalMs, PROBE_FLOORS * floorMs);
-      nextProbeAt = clock + interval * (0.85 + 0.3 * random());
+      nextProbeAt = clock + interval * (0.85 + 0.3 * draw());
       resetWindow(running);
       return output(limit);
     }
