@@ -7,8 +7,9 @@
  * or `node --import tsx examples/bullmq-push/handler.ts --push ...`.
  *
  * Environment: `EDGEPOD_LEDGER` (the ledger file; none when unset), `POOL_WORK_MS` (simulated
- * work per job, default 1), `POOL_CONCURRENCY` (jobs at once, default 4); edgepod's own
- * `EDGEPOD_PUSH_QUEUE` sizes the wait queue behind them.
+ * work per job, default 1), `POOL_CONCURRENCY` (jobs at once, default 4), `POOL_DRAIN_MS` (how
+ * long a SIGTERM waits for held jobs, default 25,000: keep it above the longest job and below
+ * the orchestrator's grace period); edgepod's own `EDGEPOD_PUSH_QUEUE` sizes the wait queue.
  *
  * @module
  */
@@ -21,6 +22,7 @@ const concurrency = Number(process.env.POOL_CONCURRENCY ?? 4);
 if (!Number.isInteger(concurrency) || concurrency < 1) {
   throw new RangeError(`POOL_CONCURRENCY must be a positive integer: received ${concurrency}`);
 }
+const drainTimeoutMs = Number(process.env.POOL_DRAIN_MS ?? 25_000);
 
 runpod.serverless.start({
   handler: createLedgerHandler({
@@ -28,4 +30,5 @@ runpod.serverless.start({
     workMs: Number(process.env.POOL_WORK_MS ?? 1),
   }),
   concurrency_modifier: () => concurrency,
+  drainTimeoutMs,
 });

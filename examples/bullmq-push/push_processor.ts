@@ -6,6 +6,7 @@
  * | ---------------------------------------- | ---------------------------------------------------- |
  * | 200 `COMPLETED`                          | completed; the answer is its return value            |
  * | 200 `FAILED` / `CANCELLED` / `TIMED_OUT` | failed at once (`UnrecoverableError`): no retry loop |
+ * | 200 `FAILED` by `WorkerShutdownError`    | thrown: retried (the worker's drain cut it short)    |
  * | 429 or 503 + `Retry-After`               | delayed by `Retry-After` (not counted as an attempt) |
  * | other 4xx (400, 401, 413, 422, ...)      | failed at once: a resend would get the same answer   |
  * | 5xx, network error, timeout              | thrown: BullMQ's `attempts`/`backoff` retry it       |
@@ -98,6 +99,19 @@ export function retryAfterMs(value: string | null, now: number): number | undefi
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/**
+ * Whether a FAILED answer's error is the worker's own shutdown (its drain deadline passed, or a
+ * second signal), not the handler's: edgepod reports it as a `WorkerShutdownError`.
+ */
+function cutShortByShutdown(error: unknown): boolean {
+  if (typeof error !== "string" || !error.includes("WorkerShutdownError")) return false;
+  try {
+    return (JSON.parse(error) as { error_type?: unknown }).error_type === "WorkerShutdownError";
+  } catch {
+    return false;
+  }
+}
+
 function summary(value: unknown): string {
   const text = typeof value === "string" ? value : JSON.stringify(value);
   return text === undefined ? "" : text.length > 1000 ? `${text.slice(0, 1000)}...` : text;
@@ -183,6 +197,11 @@ export function createPushProcessor(
     if (answer.status === "IN_QUEUE" || answer.status === "IN_PROGRESS") {
       // Not final yet (a worker that caps its synchronous wait): a retry attaches to the run.
       throw new Error(`The pool answered ${answer.status} for job ${job.id}`);
+    }
+    if (answer.status === "FAILED" && cutShortByShutdown(answer.error)) {
+      // The worker stopped before the job ended (SIGTERM past its drain deadline): not the
+      // handler's failure. Retried like a lost answer, with the job's attempts and backoff.
+      throw new Error(`The push worker shut down before job ${job.id} finished`);
     }
     throw new UnrecoverableError(
       `${answer.status}: ${summary(answer.error ?? "(no error given)")}`,

@@ -1,0 +1,172 @@
+/**
+ * The dispatcher under faults of the pool, with real Redis, BullMQ, nginx and push workers: a
+ * worker whose drain deadline cuts a job short. A job the pool could not finish for reasons of its
+ * own must not end as a failed BullMQ job.
+ *
+ * Needs `redis-server` and `nginx` on the PATH, as the pool test does.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type Job, Queue, Worker } from "bullmq";
+import {
+  freePort,
+  type RedisService,
+  type Service,
+  startNginx,
+  startPushWorker,
+  startRedis,
+  waitFor,
+} from "../../examples/bullmq-push/local_services.ts";
+import {
+  createPushProcessor,
+  type PushJobData,
+} from "../../examples/bullmq-push/push_processor.ts";
+import { jobIds, readLedger } from "../../examples/bullmq-push/run_burst.ts";
+
+const TEST_TIMEOUT_MS = 120_000;
+
+function onPath(name: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const missing = ["redis-server", "nginx"].filter((name) => !onPath(name));
+const skip = missing.length ? `${missing.join(" and ")} not on the PATH` : false;
+
+let dir = "";
+let redis: RedisService | undefined;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), "edgepod-pool-faults-"));
+  redis = await startRedis(join(dir, "redis"));
+});
+
+after(async () => {
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A dispatcher on its own queue, with its jobs' ends and deferrals observable. */
+interface Dispatch {
+  ids: string[];
+  /** Deferrals so far (429/503 or the pool not reachable). */
+  deferrals(): number;
+  /** Resolves when `done(settled, deferrals)` holds, checked at each settle and deferral. */
+  until(done: (settled: number, deferrals: number) => boolean): Promise<void>;
+  /** BullMQ's counts, the failed jobs' reasons. */
+  results(): Promise<{ counts: Record<string, number>; failed: string[] }>;
+  close(): Promise<void>;
+}
+
+/** Stops nginx gracefully and a push worker by its drain. */
+function stopAll(services: Service[]): Promise<number[]> {
+  return Promise.all(
+    services.map((service) => service.stop(service.name === "nginx" ? "SIGQUIT" : "SIGTERM")),
+  );
+}
+
+async function dispatch(
+  name: string,
+  poolUrl: string,
+  jobs: number,
+  opts: { attempts: number; backoffMs?: number },
+): Promise<Dispatch> {
+  const connection = { host: "127.0.0.1", port: redis!.port, maxRetriesPerRequest: null };
+  const queue = new Queue<PushJobData>(name, { connection });
+  let settled = 0;
+  let deferred = 0;
+  const waiters = new Set<() => void>();
+  const poke = () => waiters.forEach((check) => check());
+  const processor = createPushProcessor({
+    poolUrl,
+    defaultRetryAfterMs: 200,
+    onDeferral: () => (deferred++, poke()),
+  });
+  const worker = new Worker<PushJobData>(name, processor, { connection, concurrency: 16 });
+  worker.on("completed", () => (settled++, poke()));
+  worker.on("failed", (job: Job | undefined) => {
+    if (job?.finishedOn) settled++, poke();
+  });
+  const ids = jobIds(name, jobs);
+  await queue.addBulk(ids.map((id) => ({
+    name: "push",
+    data: { input: {} },
+    opts: {
+      jobId: id,
+      attempts: opts.attempts,
+      backoff: { type: "fixed", delay: opts.backoffMs ?? 50 },
+    },
+  })));
+  return {
+    ids,
+    deferrals: () => deferred,
+    until: (done) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (done(settled, deferred)) waiters.delete(check), resolve();
+        };
+        waiters.add(check);
+        check();
+      }),
+    async results() {
+      const counts = await queue.getJobCounts(
+        "completed",
+        "failed",
+        "delayed",
+        "waiting",
+        "active",
+      );
+      const failed = (await queue.getFailed(0, -1)).map((job) => `${job.id}: ${job.failedReason}`);
+      return { counts, failed };
+    },
+    async close() {
+      await worker.close();
+      processor.close();
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+    },
+  };
+}
+
+test(
+  "a job cut short by a push worker's drain deadline (SIGTERM during a long job) is retried, not failed",
+  { skip, timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const port = await freePort();
+    const ledger = join(dir, "drain.ledger.jsonl");
+    // The job outlasts the drain deadline: the worker aborts it and answers 200 FAILED.
+    const env = { POOL_WORK_MS: "3000", POOL_DRAIN_MS: "300" };
+    const start = (n: number) =>
+      startPushWorker({ runtime: "bun", port, ledger, env, logFile: join(dir, `drain-${n}.log`) });
+    const services: Service[] = [await start(0)];
+    const nginx = await startNginx(join(dir, "drain-nginx"), [`127.0.0.1:${port}`]);
+    services.push(nginx);
+    // The retry waits for the worker's restart (2 s is ample; a refusal would be an attempt).
+    const run = await dispatch("drain", nginx.url, 1, { attempts: 3, backoffMs: 2000 });
+    try {
+      await waitFor("the job started", async () => readFileSync(ledger, "utf8").length > 0);
+      assert.equal(await services[0]!.stop("SIGTERM"), 1, "the drain cut a job short");
+      services.push(await start(1));
+      await run.until((settled) => settled === 1);
+      const { counts, failed } = await run.results();
+      assert.deepEqual(failed, [], "failed BullMQ jobs");
+      assert.equal(counts.completed, 1);
+      assert.equal(readLedger(ledger).runs.get(run.ids[0]!), 2, "run again after the cut");
+    } finally {
+      await run.close();
+      await stopAll(services);
+    }
+  },
+);
