@@ -109,6 +109,24 @@ test("OutageMonitor.sleep() is woken when another post on the route is answered"
   assert.equal(monitor.failing("job-done"), false);
 });
 
+test("OutageMonitor.sleep() with early = false (a Retry-After) is not woken by another post's answer", async () => {
+  const { monitor } = setup();
+  const throttled = monitor.begin("job-done", "result", "throttled");
+  const prober = monitor.begin("job-done", "result", "prober");
+  monitor.failed(throttled, "HTTP 429");
+  monitor.failed(prober, "HTTP 503");
+  const controller = new AbortController();
+  let woken = false;
+  const sleeping = monitor.sleep(throttled, 3_600_000, controller.signal, false)
+    .then(() => void (woken = true));
+  monitor.end(prober, "delivered"); // wakes the early sleepers synchronously
+  await new Promise((resolve) => setTimeout(resolve, 0)); // one turn: any wake-up has landed
+  assert.equal(woken, false, "the server's Retry-After was cut short");
+  controller.abort(new Error("shutdown"));
+  await sleeping;
+  assert.equal(woken, true);
+});
+
 test("OutageMonitor.sleep() ends when its signal aborts", async () => {
   const { monitor } = setup();
   const ticket = monitor.begin("job-done", "result", "a");

@@ -223,3 +223,25 @@ test("pull outage: a total outage (every route refuses connections) loses nothin
   assert.equal(lines(run, /RunPod's job-stream endpoint answers again/).length, 1);
   assert.equal(lines(run, /Worker stopped cleanly\./).length, 1);
 });
+
+test("pull outage: a post told to wait by Retry-After keeps to it even when another job's post gets through meanwhile", async () => {
+  await using run = await startPull({
+    handler: "echo",
+    env: { FIXTURE_CONCURRENCY: "2" },
+    setup: (sim) => sim.fault("job-done", { status: 429, headers: { "Retry-After": "1" } }),
+  });
+  const { sim } = run;
+  const throttled = sim.enqueue({ id: "throttled", input: 1 });
+  await sim.waitFor(() => attempts(sim, throttled) >= 1);
+  const other = sim.enqueue({ id: "other", input: 2 });
+  await sim.waitFor(() => finals(sim, other).length === 1); // job-done answers again...
+  await sim.waitForResults(2);
+  assert.equal(await run.stop(), 0);
+  // ...but the throttled post was asked for a second, and waited it.
+  const posts = sim.requests.filter((r) => r.route === "job-done" && r.jobId === throttled);
+  assert.deepEqual(posts.map((r) => r.status), [429, 200]);
+  const gap = posts[1]!.at - posts[0]!.at;
+  assert.ok(gap >= 950, `retried ${Math.round(gap)} ms after "429, Retry-After: 1"`);
+  assert.deepEqual(finals(sim, throttled), [{ body: { output: 1 }, isStream: false }]);
+  assertNothingLost(sim);
+});

@@ -182,17 +182,20 @@ export class OutageMonitor {
   }
 
   /**
-   * Waits before a retry: `ms`, or less if the post's route answers another post meanwhile, or
-   * the signal aborts. It never rejects; the caller checks the signal.
+   * Waits before a retry: `ms`, or less if the post's route answers another post meanwhile
+   * (unless `early` is `false`), or the signal aborts. It never rejects; the caller checks the
+   * signal.
    *
    * @param ticket The waiting post.
    * @param ms The back-off.
    * @param signal Ends the wait early.
+   * @param early Whether an answer to another post of the route ends the wait. `false` for a
+   * wait the server asked for (`Retry-After`): a throttled post keeps to it. @default true
    */
-  sleep(ticket: DeliveryTicket, ms: number, signal?: AbortSignal): Promise<void> {
+  sleep(ticket: DeliveryTicket, ms: number, signal?: AbortSignal, early = true): Promise<void> {
     return new Promise((resolve) => {
       if (signal?.aborted) return resolve();
-      const outage = this.#outages.get(ticket.route);
+      const outage = early ? this.#outages.get(ticket.route) : undefined;
       const done = () => {
         clearTimeout(timer);
         outage?.wakers.delete(done);

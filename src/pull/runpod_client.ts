@@ -573,7 +573,8 @@ export class RunPodClient {
         } ms.`,
         ticket.jobId,
       );
-      await this.#monitor.sleep(ticket, wait, signal);
+      // A wait the server asked for is kept even if another post gets through meanwhile.
+      await this.#monitor.sleep(ticket, wait, signal, hinted === undefined);
       if (signal.aborted || options?.superseded?.() === true) {
         this.#monitor.end(ticket, "abandoned");
         return stoppedOutcome(attempts) ?? { ...failedOutcome(failure, attempts), aborted: true };
