@@ -10,6 +10,7 @@ import type { Handler } from "../src/types.ts";
 import type { ConcurrencyObservation } from "../src/worker/concurrency_observation.ts";
 import { JobWorker } from "../src/worker/job_worker.ts";
 import { ResultStore } from "../src/worker/result_store.ts";
+import { prometheusMetrics } from "../src/push/prometheus_metrics.ts";
 import { TEST_WORKER_INFO } from "./support/http_doubles.ts";
 
 function worker(handler: Handler, options: Partial<StartOptions> = {}, queueLimit?: number) {
@@ -241,3 +242,47 @@ test("JobWorker: a drain whose tasks all finish is clean", async () => {
   assert.equal(await drained, true);
   assert.equal(w.forcedSignal.aborted, false);
 });
+
+test("JobWorker: a stopped handler that ignores ctx.signal is counted until it returns, then named at WARN", async () => {
+  let now = 0;
+  const lines: string[] = [];
+  const release = deferred<unknown>();
+  const started = deferred<void>();
+  const handler: Handler = async (job, ctx) => {
+    if (job.id !== "deaf") return await held().handler(job, ctx); // stops on the signal
+    started.resolve();
+    return await release.promise; // never looks at ctx.signal
+  };
+  const w = new JobWorker({
+    config: parseConfig({ handler }),
+    logger: new RunPodLogger({ level: "WARN", write: (text) => lines.push(text) }),
+    info: TEST_WORKER_INFO,
+    now: () => now,
+  });
+  await w.start();
+  const job = w.submit({ id: "deaf", input: 1 });
+  await started.promise;
+  assert.equal(w.cancel("deaf"), true);
+  assert.equal((await job.done).status, "CANCELLED");
+  assert.equal(w.stats.stoppedRunning, 1);
+  assert.match(prometheusMetrics(w, {}), /^edgepod_stopped_handlers_running 1$/m);
+  // One that stops on the signal returns at once: counted for no longer, and not named.
+  const prompt = w.submit({ id: "prompt", input: 2 });
+  await until(() => w.get("prompt")?.status === "IN_PROGRESS");
+  w.cancel("prompt");
+  await prompt.done;
+  await until(() => w.stats.stoppedRunning === 1);
+  now = 2500;
+  release.resolve("late");
+  await until(() => w.stats.stoppedRunning === 0);
+  w.stop("test over");
+  assert.equal(await w.drain(), true);
+  const warned = lines.join("");
+  assert.match(warned, /WARN +\| deaf \| The handler returned 2500 ms after the job was stopped/);
+  assert.doesNotMatch(warned, /prompt/);
+});
+
+/** Waits for a condition that the worker's own promises make true (checked once per macrotask). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 0));
+}

@@ -48,6 +48,12 @@ export function prometheusMetrics(
   metric("concurrency_limit", "gauge", "The concurrency limit in force.", [["", gate.limit]]);
   metric("jobs_running", "gauge", "Jobs holding a slot.", [["", gate.running]]);
   metric("jobs_waiting", "gauge", "Jobs waiting for a slot.", [["", gate.waiting]]);
+  metric(
+    "stopped_handlers_running",
+    "gauge",
+    "Handlers still running after their job was stopped (they ignore ctx.signal).",
+    [["", stats.stoppedRunning]],
+  );
   metric("jobs_accepted_total", "counter", "Jobs submitted to the worker.", [["", stats.accepted]]);
   metric("jobs_completed_total", "counter", "Jobs that ended COMPLETED.", [[
     "",

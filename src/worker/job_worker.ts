@@ -145,8 +145,14 @@ export class JobWorker {
   /** Resolved when nothing is held any more; made only while the drain waits for that. */
   #idle?: Deferred<void>;
   /** Aborting an entry settles it at once, whatever its handler does with the signal. */
-  readonly #abort = (entry: HeldEntry, reason: unknown) =>
+  readonly #abort = (entry: HeldEntry, reason: unknown) => {
+    if (entry.started) {
+      // Its slot goes back now; its handler is on its own until it returns (see #lateReturn).
+      entry.stoppedAt = this.#now();
+      this.stats.stoppedRunning++;
+    }
     this.#settle(entry, this.#abortedOutcome(reason));
+  };
   readonly #shutdown = new AbortController();
   /** Aborted when the drain gives up (its deadline, or a second signal). */
   readonly #forced = new AbortController();
@@ -486,7 +492,7 @@ export class JobWorker {
 
   /** The job's one outcome: recorded, then delivered while the job still holds its slot. */
   #settle(entry: HeldEntry, done: ExecutedJob): void {
-    if (entry.outcome) return; // aborted first: the handler's late result is dropped
+    if (entry.outcome) return this.#lateReturn(entry); // aborted first: its result is dropped
     const outcome = entry.end(done);
     const id = outcome.id;
     if (outcome.aborted instanceof JobStoppedError) this.#logger.info("Job stopped.", id);
@@ -509,6 +515,24 @@ export class JobWorker {
         (error) => (this.#undelivered(id, error), this.#release(entry)),
       );
     } else this.#release(entry);
+  }
+
+  /**
+   * A stopped job's handler has returned at last. One that took a second or more ignored
+   * `ctx.signal` and ran beside the next jobs, holding what it held: say so, once.
+   */
+  #lateReturn(entry: HeldEntry): void {
+    const stoppedAt = entry.stoppedAt;
+    if (stoppedAt === undefined) return;
+    entry.stoppedAt = undefined;
+    this.stats.stoppedRunning--;
+    const ms = Math.round(this.#now() - stoppedAt);
+    if (ms < LATE_RETURN_WARN_MS) return;
+    this.#logger.warn(
+      `The handler returned ${ms} ms after the job was stopped: it does not stop on ctx.signal, ` +
+        `so it ran on beside the next jobs (its result was dropped).`,
+      entry.job.id,
+    );
   }
 
   #undelivered(id: string, error: unknown): void {
@@ -534,6 +558,9 @@ export class JobWorker {
 
 const NOT_ABORTED: unique symbol = Symbol("not aborted");
 
+/** A stopped handler returning this long after its stop is reported as ignoring the signal. */
+const LATE_RETURN_WARN_MS = 1000;
+
 /**
  * The registry entry, which is also the {@linkcode HeldJob} handed out. It is one object with
  * its methods on the prototype, and its `AbortController` and `done` promise are made only
@@ -545,6 +572,8 @@ class HeldEntry implements HeldJob {
   /** The job's outcome, once it is settled (it is then delivering, or delivered). */
   outcome?: JobOutcome;
   timer?: ReturnType<typeof setTimeout>;
+  /** When the job was aborted while its handler ran, until the handler returns. */
+  stoppedAt?: number;
   /** `signal`, made on first read (a handler that never reads `ctx.signal` costs none). */
   readonly lazySignal = () => this.signal;
   readonly #now: () => number;

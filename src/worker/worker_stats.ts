@@ -51,6 +51,11 @@ export class WorkerStats {
   durationCount = 0;
   /** Sum of their execution times, in seconds. */
   durationSum = 0;
+  /**
+   * Handlers still running although their job was stopped (cancelled, timed out or aborted at
+   * shutdown) and its slot given back: they ignore `ctx.signal`.
+   */
+  stoppedRunning = 0;
 
   /**
    * Counts one ended job.
