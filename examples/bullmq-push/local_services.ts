@@ -209,6 +209,7 @@ export interface NginxService extends Service {
  *
  * @param dir A directory for its prefix.
  * @param servers The workers, `host:port` each.
+ * @param options `port`: the port to listen on (default a free one).
  * @returns The running nginx (it accepts connections).
  *
  * @example
@@ -218,9 +219,13 @@ export interface NginxService extends Service {
  * await nginx.stop("SIGQUIT"); // graceful: finishes the requests it holds
  * ```
  */
-export async function startNginx(dir: string, servers: string[]): Promise<NginxService> {
+export async function startNginx(
+  dir: string,
+  servers: string[],
+  options: { port?: number } = {},
+): Promise<NginxService> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const accessLog = join(dir, "access.log");
   const conf = join(dir, "nginx.conf");
   writeFileSync(conf, renderNginxConf({ prefix: dir, listen: `127.0.0.1:${port}`, servers }));

@@ -33,6 +33,39 @@ export interface JsonAnswer {
   text: string;
 }
 
+/** Connect errors: the request never left this process, so nothing can have run it. */
+const NOT_SENT = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+/**
+ * An error from {@linkcode postJson} before the connection was made (the pool's address refused
+ * or did not resolve): the request was not sent, so sending it later cannot run the job twice.
+ *
+ * @example
+ * ```ts
+ * import { NotSentError } from "./post_json.ts";
+ * console.assert(new NotSentError("ECONNREFUSED").name === "NotSentError");
+ * ```
+ */
+export class NotSentError extends Error {
+  /** The system error code (`ECONNREFUSED`, ...). */
+  readonly code: string;
+  /**
+   * @param code The system error code.
+   * @param options The cause.
+   */
+  constructor(code: string, options?: ErrorOptions) {
+    super(`The pool could not be reached (${code})`, options);
+    this.name = "NotSentError";
+    this.code = code;
+  }
+}
+
 /**
  * Sends one request.
  *
@@ -40,7 +73,8 @@ export interface JsonAnswer {
  * @param body The JSON text.
  * @param options Agent, headers, deadline and answer bound.
  * @returns The answer.
- * @throws {Error} On a network error, the deadline, or an answer over `maxBytes`.
+ * @throws {NotSentError} When the connection could not be made (nothing was sent).
+ * @throws {Error} On another network error, the deadline, or an answer over `maxBytes`.
  *
  * @example
  * ```ts ignore
@@ -83,7 +117,10 @@ export function postJson(url: URL, body: string, options: PostJsonOptions): Prom
       response.once("error", reject);
     });
     request.once("timeout", () => request.destroy(new Error("The request timed out")));
-    request.once("error", reject);
+    request.once("error", (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? "";
+      reject(NOT_SENT.has(code) ? new NotSentError(code, { cause: error }) : error);
+    });
     request.end(body);
   });
 }

@@ -8,6 +8,7 @@
  * | 200 `FAILED` / `CANCELLED` / `TIMED_OUT` | failed at once (`UnrecoverableError`): no retry loop |
  * | 200 `FAILED` by `WorkerShutdownError`    | thrown: retried (the worker's drain cut it short)    |
  * | 429 or 503 + `Retry-After`               | delayed by `Retry-After` (not counted as an attempt) |
+ * | the pool's address refuses (not sent)    | delayed like a 503 without `Retry-After`             |
  * | other 4xx (400, 401, 413, 422, ...)      | failed at once: a resend would get the same answer   |
  * | 5xx, network error, timeout              | thrown: BullMQ's `attempts`/`backoff` retry it       |
  *
@@ -21,7 +22,7 @@
 import http from "node:http";
 import https from "node:https";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
-import { postJson } from "./post_json.ts";
+import { NotSentError, postJson } from "./post_json.ts";
 
 /** Options for {@linkcode createPushProcessor}. */
 export interface PushProcessorOptions {
@@ -41,7 +42,7 @@ export interface PushProcessorOptions {
   maxAnswerBytes?: number;
   /** Connections the keep-alive agent opens at most. @default 256 */
   maxSockets?: number;
-  /** Called on each 429/503 with its status, for metrics. @default undefined */
+  /** Called on each deferral with its status (0: the pool was not reachable), for metrics. @default undefined */
   onDeferral?: (status: number, delayMs: number) => void;
 }
 
@@ -154,31 +155,47 @@ export function createPushProcessor(
   const maxDeferrals = options.maxDeferrals ?? 10_000;
   const maxAnswerBytes = options.maxAnswerBytes ?? 1_048_576;
 
+  /** Moves the job to delayed (not an attempt), or fails it past `maxDeferrals`. */
+  const defer = async (
+    job: Job<PushJobData>,
+    token: string | undefined,
+    status: number,
+    header: unknown,
+  ): Promise<never> => {
+    // attemptsStarted counts every move to active, deferrals included; attemptsMade, failures.
+    const deferrals = job.attemptsStarted - job.attemptsMade;
+    if (deferrals > maxDeferrals) {
+      throw new UnrecoverableError(
+        `The pool refused the job ${deferrals} times (last answer ${status || "not reachable"})`,
+      );
+    }
+    const wait = retryAfterMs(typeof header === "string" ? header : null, Date.now()) ??
+      defaultRetryAfterMs;
+    const delay = Math.round(wait * (1 + Math.random() * jitter));
+    options.onDeferral?.(status, delay);
+    await job.moveToDelayed(Date.now() + delay, token);
+    throw new DelayedError();
+  };
+
   const processor = async (job: Job<PushJobData>, token?: string): Promise<PushAnswer> => {
     if (job.id === undefined) throw new UnrecoverableError("The BullMQ job has no id");
     const body = JSON.stringify({ id: job.id, input: job.data.input, policy: job.data.policy });
-    // Throws on a network error or timeout: BullMQ retries it with the job's attempts/backoff.
-    const response = await postJson(url, body, {
-      agent,
-      headers,
-      timeoutMs: requestTimeoutMs,
-      maxBytes: maxAnswerBytes,
-    });
+    let response;
+    try {
+      // Throws on a network error or timeout: BullMQ retries it with the job's attempts/backoff.
+      response = await postJson(url, body, {
+        agent,
+        headers,
+        timeoutMs: requestTimeoutMs,
+        maxBytes: maxAnswerBytes,
+      });
+    } catch (error) {
+      // Nothing was sent (the pool's address refused): an outage, not a failed attempt.
+      if (error instanceof NotSentError) return await defer(job, token, 0, undefined);
+      throw error;
+    }
     if (response.status === 429 || response.status === 503) {
-      // attemptsStarted counts every move to active, deferrals included; attemptsMade, failures.
-      const deferrals = job.attemptsStarted - job.attemptsMade;
-      if (deferrals > maxDeferrals) {
-        throw new UnrecoverableError(
-          `The pool refused the job ${deferrals} times (last answer ${response.status})`,
-        );
-      }
-      const header = response.headers["retry-after"];
-      const wait = retryAfterMs(typeof header === "string" ? header : null, Date.now()) ??
-        defaultRetryAfterMs;
-      const delay = Math.round(wait * (1 + Math.random() * jitter));
-      options.onDeferral?.(response.status, delay);
-      await job.moveToDelayed(Date.now() + delay, token);
-      throw new DelayedError();
+      return await defer(job, token, response.status, response.headers["retry-after"]);
     }
     const text = response.text;
     if (response.status >= 500) {

@@ -107,7 +107,9 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
   };
   const processor = createPushProcessor({
     poolUrl: options.poolUrl,
-    onDeferral: (status) => deferrals[status as 429 | 503]++,
+    onDeferral: (status) => {
+      if (status === 429 || status === 503) deferrals[status]++;
+    },
   });
   const worker = new Worker<PushJobData>(
     options.queueName,

@@ -1,7 +1,7 @@
 /**
  * The dispatcher under faults of the pool, with real Redis, BullMQ, nginx and push workers: a
- * worker whose drain deadline cuts a job short. A job the pool could not finish for reasons of its
- * own must not end as a failed BullMQ job.
+ * worker whose drain deadline cuts a job short, every worker down, nginx itself down. In each, a
+ * job the pool could not finish for reasons of its own must not end as a failed BullMQ job.
  *
  * Needs `redis-server` and `nginx` on the PATH, as the pool test does.
  *
@@ -164,6 +164,74 @@ test(
       assert.deepEqual(failed, [], "failed BullMQ jobs");
       assert.equal(counts.completed, 1);
       assert.equal(readLedger(ledger).runs.get(run.ids[0]!), 2, "run again after the cut");
+    } finally {
+      await run.close();
+      await stopAll(services);
+    }
+  },
+);
+
+test(
+  "with every push worker down, queued jobs wait for the pool (nginx answers 503) instead of failing",
+  { skip, timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const ports = [await freePort(), await freePort()];
+    const ledger = join(dir, "down.ledger.jsonl");
+    const nginx = await startNginx(join(dir, "down-nginx"), ports.map((p) => `127.0.0.1:${p}`));
+    const jobs = 20;
+    const run = await dispatch("down", nginx.url, jobs, { attempts: 2 });
+    const services: Service[] = [nginx];
+    try {
+      // Long enough for each job to have used up its 2 attempts, were a refusal an attempt.
+      await run.until((settled, deferrals) => settled === jobs || deferrals >= 3 * jobs);
+      services.push(
+        await startPushWorker({
+          runtime: "bun",
+          port: ports[0]!,
+          ledger,
+          logFile: join(dir, "down.log"),
+        }),
+      );
+      await run.until((settled) => settled === jobs);
+      const { counts, failed } = await run.results();
+      assert.deepEqual(failed, [], "failed BullMQ jobs");
+      assert.equal(counts.completed, jobs);
+      const { runs } = readLedger(ledger);
+      assert.deepEqual(run.ids.filter((id) => runs.get(id) !== 1), [], "jobs not run exactly once");
+    } finally {
+      await run.close();
+      await stopAll(services);
+    }
+  },
+);
+
+test(
+  "with nginx itself down (connection refused), queued jobs wait for it instead of failing",
+  { skip, timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const port = await freePort();
+    const nginxPort = await freePort();
+    const ledger = join(dir, "nginx-down.ledger.jsonl");
+    const jobs = 20;
+    const run = await dispatch("nginxdown", `http://127.0.0.1:${nginxPort}`, jobs, { attempts: 2 });
+    const services: Service[] = [];
+    try {
+      await run.until((settled, deferrals) => settled === jobs || deferrals >= 3 * jobs);
+      services.push(
+        await startPushWorker({
+          runtime: "bun",
+          port,
+          ledger,
+          logFile: join(dir, "nginx-down.log"),
+        }),
+        await startNginx(join(dir, "nginx-down-nginx"), [`127.0.0.1:${port}`], { port: nginxPort }),
+      );
+      await run.until((settled) => settled === jobs);
+      const { counts, failed } = await run.results();
+      assert.deepEqual(failed, [], "failed BullMQ jobs");
+      assert.equal(counts.completed, jobs);
+      const ran = readFileSync(ledger, "utf8").trim().split("\n").length;
+      assert.equal(ran, jobs, "each job ran once");
     } finally {
       await run.close();
       await stopAll(services);
