@@ -71,6 +71,27 @@ test("adaptiveConcurrency() rejects options out of range", () => {
   assert.throws(() => adaptiveConcurrency({ initial: 1.5 }), RangeError);
 });
 
+test("adaptiveConcurrency() refuses an option that is not a number with a TypeError saying so", () => {
+  // An option read from the environment is a string: the RangeError said "'max' must be an
+  // integer of at least 1: received 30", which reads as nonsense.
+  assert.throws(() => adaptiveConcurrency({ max: "30" as unknown as number }), {
+    name: "TypeError",
+    message: `'max' must be a number: received the string "30"`,
+  });
+  assert.throws(() => adaptiveConcurrency({ tolerance: "0.1" as unknown as number }), {
+    name: "TypeError",
+    message: `'tolerance' must be a number: received the string "0.1"`,
+  });
+  assert.throws(() => adaptiveConcurrency({ min: {} as unknown as number }), {
+    name: "TypeError",
+    message: `'min' must be a number: received an object`,
+  });
+  assert.throws(() => adaptiveConcurrency({ max: Infinity }), {
+    name: "RangeError",
+    message: "'max' must be an integer of at least 1: received Infinity",
+  });
+});
+
 test("adaptiveConcurrency() keeps its limit when called without observations", () => {
   const modifier = adaptiveConcurrency({ initial: 6 });
   assert.equal(modifier(1), 6);

@@ -129,6 +129,8 @@ const RESOLUTION_MS = 1;
  *
  * @param options Bounds and the algorithm's knobs; the defaults suit a typical LLM engine.
  * @returns The modifier, with a `state` snapshot.
+ * @throws {TypeError} When a bound or knob is not a number (a string from the environment, say),
+ * or `random` is not a function.
  * @throws {RangeError} When a bound or knob is out of range (e.g. `min` above `max`).
  *
  * @example Feeding it observations directly
