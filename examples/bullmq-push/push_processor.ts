@@ -12,9 +12,10 @@
  * | other 4xx (400, 401, 413, 422, ...)      | failed at once: a resend would get the same answer   |
  * | 5xx, network error, timeout              | thrown: BullMQ's `attempts`/`backoff` retry it       |
  *
- * The BullMQ job id is the push job id, so a redelivery (a retry after a lost answer, a stalled
- * job taken again) reaches a worker that deduplicates it: it attaches to the running job or
- * returns the stored result, and the handler does not run again (within that worker's window).
+ * The push job id comes from the BullMQ job ({@linkcode pushJobId}), the same for every delivery
+ * of it, so a redelivery (a retry after a lost answer, a stalled job taken again) reaches a worker
+ * that deduplicates it: it attaches to the running job or returns the stored result, and the
+ * handler does not run again (within that worker's window).
  *
  * @module
  */
@@ -48,7 +49,7 @@ export interface PushProcessorOptions {
 
 /** What a push worker answers, in RunPod's status shape. */
 export interface PushAnswer {
-  /** The job id (the BullMQ job id). */
+  /** The push job id ({@linkcode pushJobId}). */
   id: string;
   /** The final status. */
   status: string;
@@ -98,6 +99,28 @@ export function retryAfterMs(value: string | null, now: number): number | undefi
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * The push job id of a BullMQ job. A custom id (`jobId` given to `add`; BullMQ refuses integers
+ * there) is the producer's own key and is sent as it is. BullMQ's own ids are a per-queue counter
+ * (`"1"`, `"2"`, ...) that every queue repeats and that starts again when Redis loses its data, so
+ * they are sent as `<queue>:<id>:<job.timestamp>`: the same for every delivery of the job (its
+ * creation time does not change), never the id of another job a worker still holds a result for.
+ *
+ * @param job The BullMQ job (its `id`, `queueName` and `timestamp`).
+ * @returns The id to send as the push job's `id`.
+ *
+ * @example
+ * ```ts
+ * import { pushJobId } from "./push_processor.ts";
+ * console.assert(pushJobId({ id: "order-7", queueName: "jobs", timestamp: 1 }) === "order-7");
+ * console.assert(pushJobId({ id: "7", queueName: "jobs", timestamp: 1 }) === "jobs:7:1");
+ * ```
+ */
+export function pushJobId(job: Pick<Job, "id" | "queueName" | "timestamp">): string {
+  const id = job.id ?? "";
+  return /^\d+$/.test(id) ? `${job.queueName}:${id}:${job.timestamp}` : id;
 }
 
 /**
@@ -179,7 +202,11 @@ export function createPushProcessor(
 
   const processor = async (job: Job<PushJobData>, token?: string): Promise<PushAnswer> => {
     if (job.id === undefined) throw new UnrecoverableError("The BullMQ job has no id");
-    const body = JSON.stringify({ id: job.id, input: job.data.input, policy: job.data.policy });
+    const body = JSON.stringify({
+      id: pushJobId(job),
+      input: job.data.input,
+      policy: job.data.policy,
+    });
     let response;
     try {
       // Throws on a network error or timeout: BullMQ retries it with the job's attempts/backoff.
