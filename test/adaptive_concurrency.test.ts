@@ -445,3 +445,36 @@ test("adaptiveConcurrency() leaves out latencies that are not a duration", () =>
   limit = modifier(limit, observed);
   assert.ok(Number.isInteger(limit) && limit > 4, `returned ${limit}`);
 });
+
+test("adaptiveConcurrency() holds the knee when a tenth of the jobs fail at any load", () => {
+  // Bad inputs fail in 1 ms, one job in ten, whatever the load. Windows hold a dozen ends, and
+  // a chance cluster of failures (5 of 12) came every minute or so: each backed the limit off and
+  // capped it until the next probe, so the limit sat at a few, for a third of the throughput.
+  const modifier = adaptiveConcurrency({ random: () => 0.5 });
+  let seed = 7;
+  const draw = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const knee = 16;
+  let limit = 4;
+  const limits: number[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const ended = limit + Math.max(8, limit);
+    const latenciesMs = Array.from(
+      { length: ended },
+      () => draw() < 0.1 ? -1 : 200 * Math.max(1, limit / knee) * (0.9 + 0.2 * draw()),
+    );
+    const failed = latenciesMs.filter((l) => l < 0).length;
+    limit = modifier(limit, {
+      intervalMs: 100,
+      completed: ended - failed,
+      failed,
+      latenciesMs: latenciesMs.map((l) => (l < 0 ? 1 : l)),
+      running: limit,
+      waiting: limit,
+      limit,
+    });
+    if (i >= 500) limits.push(limit);
+  }
+  limits.sort((a, b) => a - b);
+  const [p10, median] = [limits[100]!, limits[500]!];
+  assert.ok(median >= knee && p10 >= 0.75 * knee, `limit p10 ${p10}, median ${median}`);
+});

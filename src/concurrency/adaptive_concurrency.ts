@@ -33,9 +33,9 @@
  *   grows. It starts slowly after a decrease (little overshoot near the knee) and still crosses a
  *   large change of the knee in a few seconds of short jobs.
  * - **Failures (AIMD).** When the window's failure rate exceeds the rate seen at the last floor
- *   probe by more than `failureRate`, the limit is multiplied by `backoff` and capped at 90 % of
- *   the failing limit until the next probe: an out-of-memory engine fails fast, so latency alone
- *   would read its failures as good news. Failures the handler has at any load (bad inputs) are in
+ *   probe by more than `failureRate` and by more than chance (4 standard deviations), the limit
+ *   is multiplied by `backoff` and capped at 90 % of the failing limit until the next probe: an
+ *   out-of-memory engine fails fast, so latency alone would read its failures as good news. Failures the handler has at any load (bad inputs) are in
  *   the probe's rate too, so they do not drag the limit down. Failures above that rate during a
  *   probe lower the probe's limit the same way and measure again (fast failures would make a
  *   floor and a rate of their own), and the limit comes back from where the probe found none.
@@ -117,6 +117,14 @@ const MAX_BUFFERED = 4096;
 const AT_MIN_WINDOWS = 5;
 const PROBE_FLOORS = 30;
 const FAILURE_MIN = 3;
+/**
+ * How many standard deviations above the probe's failure rate a window's failures must be. A
+ * window holds a dozen ends or so: at a 10 % rate the handler has at any load, 5 failures of 12
+ * come by chance every few hundred windows (a minute), and each backed the limit off by 30 %
+ * and capped it until the next probe: the limit sat far below the knee. Out of memory, failures
+ * stand out far more than that: failing fast, the jobs over the limit end many times as often.
+ */
+const FAILURE_Z = 4;
 /**
  * The smallest latency the modifier tells apart, in ms: the worker reports whole milliseconds,
  * so a handler faster than that measures 0, and a floor of 0 made the gradient 0/0 (NaN).
@@ -242,7 +250,9 @@ export function adaptiveConcurrency(
   /** The back-off factor when the window's failures exceed the last probe's rate, else 0. */
   const failureBackoff = (): number => {
     const total = Math.max(allEnded, minSamples);
-    if (failed < FAILURE_MIN || failed <= (probeFailures + failureRate) * total) return 0;
+    const expected = probeFailures * total;
+    const chance = FAILURE_Z * Math.sqrt(Math.max(1, expected * (1 - probeFailures)));
+    if (failed < FAILURE_MIN || failed <= expected + failureRate * total + chance) return 0;
     // The more jobs fail, the harder it backs off (an OOM engine fails nearly every new job).
     return Math.max(0.25, Math.min(backoff, 1 - failed / total));
   };
