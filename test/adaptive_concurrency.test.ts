@@ -92,6 +92,13 @@ test("adaptiveConcurrency() refuses an option that is not a number with a TypeEr
   });
 });
 
+test("adaptiveConcurrency() with only a `min` above 256 takes `max` to be that `min`", () => {
+  // It threw "'max' must be an integer of at least 300: received 256", for a max never given.
+  const modifier = adaptiveConcurrency({ min: 300 });
+  assert.equal(modifier(1), 300);
+  assert.equal(adaptiveConcurrency({ min: 300, initial: 400 })(1), 300);
+});
+
 test("adaptiveConcurrency() keeps its limit when called without observations", () => {
   const modifier = adaptiveConcurrency({ initial: 6 });
   assert.equal(modifier(1), 6);

@@ -60,7 +60,7 @@ import { checkInteger, checkRange, quantile } from "./_checks.ts";
 export interface AdaptiveConcurrencyOptions {
   /** The lowest limit. @default 1 */
   min?: number;
-  /** The highest limit. @default 256 */
+  /** The highest limit. @default 256 (or `min`, when that is higher) */
   max?: number;
   /** The limit at start, where the first floor is measured. @default 4 (clamped to min…max) */
   initial?: number;
@@ -162,7 +162,8 @@ export function adaptiveConcurrency(
   options: AdaptiveConcurrencyOptions = {},
 ): AdaptiveConcurrencyModifier {
   const min = checkInteger(options.min ?? 1, "min", 1);
-  const max = checkInteger(options.max ?? 256, "max", min);
+  // `{ min: 300 }` alone was refused for a `max` the caller never gave ("received 256").
+  const max = checkInteger(options.max ?? Math.max(256, min), "max", min);
   const initial = Math.min(max, Math.max(min, checkInteger(options.initial ?? 4, "initial", 1)));
   const tolerance = checkRange(options.tolerance ?? 0.1, "tolerance", 0, 10);
   const q = checkRange(options.quantile ?? 0.5, "quantile", 0, 1);
