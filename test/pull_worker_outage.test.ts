@@ -245,3 +245,25 @@ test("pull outage: a post told to wait by Retry-After keeps to it even when anot
   assert.deepEqual(finals(sim, throttled), [{ body: { output: 1 }, isStream: false }]);
   assertNothingLost(sim);
 });
+
+test("pull outage: more than 10 results retrying at once print no EventTarget leak warning", async () => {
+  // Every retry used to listen to the one delivery signal shared by all posts; past 10
+  // listeners Node writes "MaxListenersExceededWarning: Possible EventTarget memory leak" to
+  // stderr, a false alarm in the middle of an outage. (Deno and Bun do not warn.)
+  await using run = await startPull({
+    handler: "echo",
+    config: FAST,
+    env: { FIXTURE_CONCURRENCY: "16" },
+    setup: (sim) => sim.fault("job-done", { status: 503 }, { forMs: OPEN_ENDED }),
+  });
+  const { sim } = run;
+  const ids = sim.enqueueMany(
+    Array.from({ length: 16 }, (_, i) => ({ id: `many-${i}`, input: i })),
+  );
+  await sim.waitFor(() => ids.every((id) => attempts(sim, id) >= 3));
+  sim.clearFaults("job-done");
+  await sim.waitForResults(ids.length);
+  assert.equal(await run.stop(), 0);
+  assert.doesNotMatch(run.child.stderr, /MaxListenersExceeded|memory leak/);
+  assertNothingLost(sim);
+});

@@ -147,7 +147,11 @@ export class RunPodClient {
   /** Jobs RunPod stopped: none of their posts is sent or retried any more. */
   readonly #stopped = new Set<string>();
   /** The posts waiting to retry, so that stopping their job can end them at once. */
-  readonly #retrying = new Set<{ jobId: string; controller: AbortController }>();
+  readonly #retrying = new Set<
+    { jobId: string; outer?: AbortSignal; controller: AbortController }
+  >();
+  /** The delivery signals that abort the retrying posts given them (one listener each). */
+  readonly #forwarding = new WeakSet<AbortSignal>();
 
   /** @param options HTTP client, endpoints, identity and retry settings. */
   constructor(options: RunPodClientOptions) {
@@ -520,20 +524,27 @@ export class RunPodClient {
     options: PostOptions | undefined,
   ): Promise<PostOutcome> {
     // Retries are the rare path: one controller per retrying post ends it when its job is
-    // stopped, as the delivery signal does.
+    // stopped or the delivery signal aborts. The sleeps and attempts listen to it, not to the
+    // delivery signal, which is shared by every post (more than 10 listeners on one signal make
+    // Node print a "possible memory leak" warning): that gets one listener per client.
     const outer = options?.signal;
-    const post = { jobId: ticket.jobId, controller: new AbortController() };
+    const post = { jobId: ticket.jobId, outer, controller: new AbortController() };
     const signal = post.controller.signal;
-    const forward = () => post.controller.abort(outer!.reason);
-    outer?.addEventListener("abort", forward, { once: true });
-    if (outer?.aborted) forward();
+    if (outer?.aborted) post.controller.abort(outer.reason);
+    else if (outer !== undefined && !this.#forwarding.has(outer)) {
+      this.#forwarding.add(outer);
+      outer.addEventListener("abort", () => {
+        for (const each of this.#retrying) {
+          if (each.outer === outer) each.controller.abort(outer.reason);
+        }
+      }, { once: true });
+    }
     if (this.postsStopped(ticket.jobId)) post.controller.abort(new JobStoppedError(ticket.jobId));
     this.#retrying.add(post);
     try {
       return await this.#retryLoop(ticket, request, first, options, signal);
     } finally {
       this.#retrying.delete(post);
-      outer?.removeEventListener("abort", forward);
     }
   }
 
