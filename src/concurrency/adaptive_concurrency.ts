@@ -35,10 +35,11 @@
  * - **Failures (AIMD).** When the window's failure rate exceeds the rate seen at the last floor
  *   probe by more than `failureRate` and by more than chance (4 standard deviations), the limit
  *   is multiplied by `backoff` and capped at 90 % of the failing limit until the next probe: an
- *   out-of-memory engine fails fast, so latency alone would read its failures as good news. Failures the handler has at any load (bad inputs) are in
- *   the probe's rate too, so they do not drag the limit down. Failures above that rate during a
- *   probe lower the probe's limit the same way and measure again (fast failures would make a
- *   floor and a rate of their own), and the limit comes back from where the probe found none.
+ *   out-of-memory engine fails fast, so latency alone would read its failures as good news.
+ *   Failures the handler has at any load (bad inputs) are in the probe's rate too, so they do not
+ *   drag the limit down. Failures above that rate during a probe lower the probe's limit the same
+ *   way and measure again (fast failures would make a floor and a rate of their own), and the
+ *   limit comes back from where the probe found none.
  *
  * Netflix's Vegas and AIMD alone were the alternatives. Vegas aims at a queue of α…β jobs (3–6 ×
  * log10 limit), a fixed absolute excess that is too much latency for a small knee (8) and needs a
