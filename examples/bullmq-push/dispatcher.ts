@@ -5,6 +5,8 @@
  * Run it: `REDIS_URL=redis://127.0.0.1:6379 POOL_URL=http://127.0.0.1:8080 QUEUE=jobs
  * DISPATCH_CONCURRENCY=64 node --import tsx examples/bullmq-push/dispatcher.ts`. `POOL_TOKEN`,
  * when set, is sent as `Authorization: Bearer <token>` (the workers' `EDGEPOD_PUSH_TOKENS`).
+ * `POOL_REQUEST_TIMEOUT_MS` (default 610,000) is one request's deadline: keep it above nginx's
+ * `proxy_read_timeout` (`render_nginx_conf.ts --read-timeout`), which is above the longest job.
  * SIGTERM or SIGINT closes it: the jobs it holds finish first.
  *
  * @module
@@ -12,7 +14,11 @@
 
 import process from "node:process";
 import { Worker } from "bullmq";
-import { createPushProcessor, type PushJobData } from "./push_processor.ts";
+import {
+  createPushProcessor,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type PushJobData,
+} from "./push_processor.ts";
 
 const redis = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 const concurrency = Number(process.env.DISPATCH_CONCURRENCY ?? 64);
@@ -20,8 +26,15 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
   throw new RangeError(`DISPATCH_CONCURRENCY must be a positive integer: received ${concurrency}`);
 }
 const queueName = process.env.QUEUE ?? "jobs";
+const requestTimeoutMs = Number(process.env.POOL_REQUEST_TIMEOUT_MS ?? DEFAULT_REQUEST_TIMEOUT_MS);
+if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1) {
+  throw new RangeError(
+    `POOL_REQUEST_TIMEOUT_MS must be a positive integer: received ${requestTimeoutMs}`,
+  );
+}
 const processor = createPushProcessor({
   poolUrl: process.env.POOL_URL ?? "http://127.0.0.1:8080",
+  requestTimeoutMs,
   headers: process.env.POOL_TOKEN ? { authorization: `Bearer ${process.env.POOL_TOKEN}` } : {},
 });
 const worker = new Worker<PushJobData>(queueName, processor, {

@@ -25,13 +25,23 @@ import https from "node:https";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import { NotSentError, postJson } from "./post_json.ts";
 
+/**
+ * The default request deadline: above the nginx template's default `proxy_read_timeout` (600 s),
+ * so a job is cut by one setting, nginx's, and never resent by the dispatcher while it runs.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 610_000;
+
 /** Options for {@linkcode createPushProcessor}. */
 export interface PushProcessorOptions {
   /** The pool's base URL (nginx), e.g. `http://127.0.0.1:8080`. */
   poolUrl: string;
   /** Extra request headers, e.g. `{ authorization: "Bearer ..." }`. @default {} */
   headers?: Record<string, string>;
-  /** One request's deadline (it covers the job's whole run: answers are synchronous). @default 300_000 */
+  /**
+   * One request's deadline. It covers the job's whole run (answers are synchronous), so keep it
+   * above nginx's `proxy_read_timeout`, itself above the longest job; a job whose
+   * `policy.executionTimeout` is longer gets that plus 10 s. @default {@linkcode DEFAULT_REQUEST_TIMEOUT_MS}
+   */
   requestTimeoutMs?: number;
   /** Delay when a 429/503 carries no usable `Retry-After`. @default 1000 */
   defaultRetryAfterMs?: number;
@@ -172,7 +182,7 @@ export function createPushProcessor(
     keepAlive: true,
     maxSockets: options.maxSockets ?? 256,
   });
-  const requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const defaultRetryAfterMs = options.defaultRetryAfterMs ?? 1000;
   const jitter = options.jitter ?? 0.25;
   const maxDeferrals = options.maxDeferrals ?? 10_000;
@@ -213,7 +223,8 @@ export function createPushProcessor(
       response = await postJson(url, body, {
         agent,
         headers,
-        timeoutMs: requestTimeoutMs,
+        // Past the worker's own TIMED_OUT answer: a resend of a job still running would run it twice.
+        timeoutMs: Math.max(requestTimeoutMs, (job.data.policy?.executionTimeout ?? 0) + 10_000),
         maxBytes: maxAnswerBytes,
       });
     } catch (error) {

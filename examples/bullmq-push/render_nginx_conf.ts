@@ -3,7 +3,8 @@
  *
  * As a command (prints the config):
  * `node --import tsx examples/bullmq-push/render_nginx_conf.ts --prefix /tmp/pool-nginx
- * --listen 127.0.0.1:8080 --server 127.0.0.1:8001 --server 127.0.0.1:8002 > /tmp/pool-nginx/nginx.conf`,
+ * --listen 127.0.0.1:8080 --server 127.0.0.1:8001 --server 127.0.0.1:8002 > /tmp/pool-nginx/nginx.conf`
+ * (`--read-timeout 3600s` for jobs up to an hour; the default is 600s),
  * then `nginx -p /tmp/pool-nginx -c /tmp/pool-nginx/nginx.conf` (it stays in the foreground).
  *
  * @module
@@ -100,14 +101,16 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const servers: string[] = [];
   let prefix = "";
   let listen = "127.0.0.1:8080";
+  let readTimeout: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const value = args[++i] ?? "";
     if (args[i - 1] === "--prefix") prefix = value;
     else if (args[i - 1] === "--listen") listen = value;
     else if (args[i - 1] === "--server") servers.push(value);
+    else if (args[i - 1] === "--read-timeout") readTimeout = value;
     else {throw new TypeError(
-        `Unknown option ${args[i - 1]}: expected --prefix, --listen, --server`,
+        `Unknown option ${args[i - 1]}: expected --prefix, --listen, --server, --read-timeout`,
       );}
   }
-  process.stdout.write(renderNginxConf({ prefix, listen, servers }));
+  process.stdout.write(renderNginxConf({ prefix, listen, servers, readTimeout }));
 }
