@@ -252,6 +252,15 @@ test("engineMetricsConcurrency() rejects a bad URL and options out of range", ()
   );
 });
 
+test("engineMetricsConcurrency() with only a min above 256 takes max to be that min", () => {
+  const modifier = engineMetricsConcurrency({ url: "http://127.0.0.1:9/metrics", min: 300 });
+  assert.equal(modifier.state.limit, 300);
+  assert.throws(
+    () => engineMetricsConcurrency({ url: "http://x/", min: 300, max: 299 }),
+    /'max' must be an integer of at least 300: received 299/,
+  );
+});
+
 test("engineMetricsConcurrency() with timeoutMs: Infinity scrapes with no timeout", async () => {
   const { state, server, url } = await metricsServer();
   const { lines, logger } = logs();

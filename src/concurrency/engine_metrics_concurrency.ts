@@ -52,7 +52,7 @@ export interface EngineMetricsConcurrencyOptions {
   preset?: EngineMetricsPreset;
   /** The lowest limit. @default 1 */
   min?: number;
-  /** The highest limit. @default 256 */
+  /** The highest limit. @default 256 (or `min`, when that is higher) */
   max?: number;
   /** The limit until the first good scrape. @default 4 (clamped to min…max) */
   initial?: number;
@@ -159,7 +159,8 @@ export function engineMetricsConcurrency(
   }
   const preset = options.preset ?? VLLM_METRICS;
   const min = checkInteger(options.min ?? 1, "min", 1);
-  const max = checkInteger(options.max ?? 256, "max", min);
+  // Without a `max`, a `min` above 256 is the ceiling too (not a refusal of a `max` never given).
+  const max = checkInteger(options.max ?? Math.max(256, min), "max", min);
   const initial = Math.min(max, Math.max(min, checkInteger(options.initial ?? 4, "initial", 1)));
   const intervalMs = checkRange(options.intervalMs ?? 250, "intervalMs", 0);
   const timeoutMs = options.timeoutMs === Infinity
