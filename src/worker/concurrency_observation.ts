@@ -22,7 +22,7 @@ export interface ConcurrencyObservation {
   /**
    * Execution times (admitted to final result, ms) of the jobs that ended in the window, in the
    * order they ended. At most {@linkcode MAX_LATENCY_SAMPLES}: past that, a uniform reservoir
-   * sample of them.
+   * sample of them, in no particular order.
    */
   latenciesMs: number[];
   /** Jobs holding a slot now. */
