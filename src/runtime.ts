@@ -19,7 +19,7 @@ import type { HttpClient } from "./http_client.ts";
  * import type { LookupHost } from "./runtime.ts";
  * const fixed: LookupHost = (name) =>
  *   Promise.resolve(name === "localhost" ? ["127.0.0.1"] : []);
- * console.assert((await fixed("localhost"))[0] === "127.0.0.1");
+ * console.assert((await fixed("localhost"))?.[0] === "127.0.0.1");
  * ```
  */
 export type LookupHost = (hostname: string) => Promise<readonly string[] | undefined>;

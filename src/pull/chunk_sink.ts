@@ -35,12 +35,19 @@ export interface ChunkSinkOptions {
  * ```ts
  * import { chunkSink } from "./chunk_sink.ts";
  * const bodies: string[] = [];
+ * let release!: () => void;
+ * const slow = new Promise<void>((resolve) => (release = resolve));
  * const sink = chunkSink({
- *   post: async (body) => void bodies.push(body),
+ *   post: async (body) => {
+ *     bodies.push(body);
+ *     if (bodies.length === 1) await slow; // the first post is slow
+ *   },
  *   batch: { maxChunks: 8, merge: (c) => c.join("") },
  * });
  * const writer = sink.getWriter();
- * for (const token of ["a", "b", "c"]) writer.write(token);
+ * const writes = ["a", "b", "c"].map((token) => writer.write(token));
+ * await writes[2]; // "b" and "c" wait while "a" is being posted
+ * release();
  * await writer.close();
  * console.assert(bodies.join() === '{"output":"a"},{"output":"bc"}');
  * ```
