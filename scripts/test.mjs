@@ -63,6 +63,27 @@ const runners = {
       failed: last(out, /\| (\d+) failed/),
     }),
   },
+  // Every JSDoc example in src/ and adapters/, type-checked and run, with a console.assert
+  // that throws (test/support/strict_console_assert.ts), so a wrong claim fails.
+  docs: {
+    cmd: join(bin, "deno"),
+    args: [
+      "test",
+      "--doc",
+      "--preload=test/support/strict_console_assert.ts",
+      "--allow-net=127.0.0.1,localhost",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-sys",
+      "src",
+      "adapters",
+    ],
+    count: (out) => ({
+      passed: last(out, /\| (\d+) passed/),
+      failed: last(out, /\| (\d+) failed/),
+    }),
+  },
   package: nodeRunner(packageFiles),
   bun: {
     cmd: join(bin, "bun"),
@@ -171,7 +192,7 @@ for (const [name, cmd, args] of checks) {
 for (const name of selected) {
   const runner = runners[name];
   if (!runner) {
-    console.error(`Unknown runtime ${name}; expected node, deno, bun, package or pool`);
+    console.error(`Unknown runtime ${name}; expected node, deno, docs, bun, package or pool`);
     process.exit(2);
   }
   const missing = (runner.requires ?? []).filter((binary) => !onPath(binary));

@@ -35,7 +35,7 @@ export interface ChunkSinkOptions {
  * ```ts
  * import { chunkSink } from "./chunk_sink.ts";
  * const bodies: string[] = [];
- * let release!: () => void;
+ * let release = () => {};
  * const slow = new Promise<void>((resolve) => (release = resolve));
  * const sink = chunkSink({
  *   post: async (body) => {
