@@ -59,7 +59,6 @@ function send(request: HttpRequest): Promise<HttpResponse> {
       method: request.method,
       headers,
       agent,
-      signal: request.signal,
     }, (res) => {
       const code = status = res.statusCode ?? 0;
       request.onResponse?.(code);
@@ -81,6 +80,17 @@ function send(request: HttpRequest): Promise<HttpResponse> {
         });
       });
     });
+    // The signal by hand: every post has one (its timeout aborts it), and Node's own `signal`
+    // option cost about 25 µs more per request than this listener on loopback.
+    const signal = request.signal;
+    if (signal !== undefined) {
+      const onAbort = () => void req.destroy(signal.reason);
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        req.once("close", () => signal.removeEventListener("abort", onAbort));
+      }
+    }
     req.on("error", (error) => {
       const cause = request.signal?.aborted ? request.signal.reason : error;
       if (status !== undefined) {

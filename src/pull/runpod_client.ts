@@ -60,8 +60,8 @@ export interface PostRetryOptions {
 /** Per-post options of {@linkcode RunPodClient.postDone} and {@linkcode RunPodClient.postStream}. */
 export interface PostOptions {
   /**
-   * Stops the retries, at once even during an attempt (its answer is then ignored): the outcome
-   * has `aborted: true`. The worker aborts it at the drain deadline plus its grace.
+   * Stops the retries, at once even during an attempt (which is aborted): the outcome has
+   * `aborted: true`. The worker aborts it at the drain deadline plus its grace.
    * @default undefined
    */
   signal?: AbortSignal;
@@ -140,7 +140,9 @@ export class RunPodClient {
   readonly #monitor: OutageMonitor;
   readonly #timeouts: Required<ClientTimeouts>;
   readonly #takeUrls = new Map<number, string>();
-  readonly #watched = new Set<{ deadline: number; reject: (reason: unknown) => void }>();
+  readonly #watched = new Set<
+    { deadline: number; reject: (reason: unknown) => void; controller: AbortController }
+  >();
   #watchdog?: ReturnType<typeof setInterval>;
   readonly #urls: Partial<Record<"done" | "doneStream" | "stream", (id: string) => string>> = {};
   #lostTakes = 0;
@@ -245,29 +247,44 @@ export class RunPodClient {
 
   /**
    * Sends a post that is given up on after `timeoutMs` (rejecting with a `TimeoutError`), by a
-   * shared watchdog rather than an `AbortController` and a timer per request: those were a
-   * tenth of the worker's CPU per job on Bun. The abandoned request is not aborted; its late
-   * answer is ignored (a retry follows, as it would after an abort).
+   * shared watchdog rather than a timer per request: a timer (and an `AbortSignal.timeout()`)
+   * per request were a tenth of the worker's CPU per job on Bun. The request given up on is
+   * aborted for real, as is one whose `outer` signal aborts: left open, a slow endpoint would
+   * still process it after its retry, posting a result twice or a stream chunk twice and out of
+   * order, and an outage of such answers would pile up open requests.
    */
-  #sendWatched(request: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+  #sendWatched(
+    request: HttpRequest,
+    timeoutMs: number,
+    outer?: AbortSignal,
+  ): Promise<HttpResponse> {
+    const controller = new AbortController();
+    const onAbort = outer && (() => controller.abort(outer.reason));
+    if (onAbort) outer.addEventListener("abort", onAbort, { once: true });
     return new Promise((resolve, reject) => {
-      const entry = { deadline: performance.now() + timeoutMs, reject };
+      const entry = { deadline: performance.now() + timeoutMs, reject, controller };
       this.#watched.add(entry);
       this.#watchdog ??= setInterval(() => this.#sweep(timeoutMs), WATCHDOG_MS);
-      this.#http(request).then(
-        (response) => (this.#watched.delete(entry), resolve(response)),
-        (error) => (this.#watched.delete(entry), reject(error)),
+      const settled = () => {
+        this.#watched.delete(entry);
+        if (onAbort) outer.removeEventListener("abort", onAbort);
+      };
+      this.#http({ ...request, signal: controller.signal }).then(
+        (response) => (settled(), resolve(response)),
+        (error) => (settled(), reject(error)),
       );
     });
   }
 
-  /** Rejects the watched posts past their deadline; stops when nothing is watched. */
+  /** Aborts and rejects the watched posts past their deadline; stops when nothing is watched. */
   #sweep(timeoutMs: number): void {
     const now = performance.now();
     for (const entry of this.#watched) {
       if (entry.deadline > now) continue;
       this.#watched.delete(entry);
-      entry.reject(new DOMException(`No answer within ${timeoutMs} ms`, "TimeoutError"));
+      const error = new DOMException(`No answer within ${timeoutMs} ms`, "TimeoutError");
+      entry.reject(error);
+      entry.controller.abort(error);
     }
     if (this.#watched.size === 0) {
       clearInterval(this.#watchdog);
@@ -591,7 +608,10 @@ export class RunPodClient {
         return stoppedOutcome(attempts) ?? { ...failedOutcome(failure, attempts), aborted: true };
       }
       try {
-        const response = await raced(this.#sendWatched(request, this.#timeouts.post), signal);
+        const response = await raced(
+          this.#sendWatched(request, this.#timeouts.post, signal),
+          signal,
+        );
         if (!isRetryable(response.status)) return this.#answered(ticket, response, attempts + 1);
         failure = { response };
       } catch (error) {
