@@ -665,16 +665,17 @@ test("RunPodClient posts stop retrying once superseded, but never abandon an att
 });
 
 test("RunPodClient honours Retry-After on a 503 as on a 429", async () => {
-  const { sim, client, lines } = loggedOnSimulator({ minDelay: 5000, maxDelay: 10_000 });
-  sim.fault("job-done", { status: 503, headers: { "Retry-After": "0" } }, { times: 2 });
-  sim.fault("job-done", { status: 429, headers: { "Retry-After": "0" } });
+  // The back-off would wait at most 1, 2 and 4 ms; the server asks for 50 ms each time.
+  const { sim, client, lines } = loggedOnSimulator({ minDelay: 1, maxDelay: 10_000 });
+  sim.fault("job-done", { status: 503, headers: { "Retry-After": "0.05" } }, { times: 2 });
+  sim.fault("job-done", { status: 429, headers: { "Retry-After": "0.05" } });
   const outcome = await client.postDone("j1", '{"output":1}', false);
   assert.equal(outcome.ok, true);
   assert.equal(outcome.attempts, 4);
   const waits = lines.filter((l) => l.level === "debug").map((l) =>
     /retrying in (\d+) ms/.exec(l.message)?.[1]
   );
-  assert.deepEqual(waits, ["0", "0", "0"]);
+  assert.deepEqual(waits, ["50", "50", "50"]);
 });
 
 test("RunPodClient backs off with jitter and never waits longer than maxDelay", async () => {

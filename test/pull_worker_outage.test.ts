@@ -267,3 +267,24 @@ test("pull outage: more than 10 results retrying at once print no EventTarget le
   assert.doesNotMatch(run.child.stderr, /MaxListenersExceeded|memory leak/);
   assertNothingLost(sim);
 });
+
+test("pull outage: a Retry-After of 0, or a date already past, does not make a result post retry in a tight loop", async () => {
+  for (const value of ["0", "Thu, 01 Jan 1970 00:00:00 GMT"]) {
+    // A one-second outage answering "503, Retry-After: <value>": the default back-off (250 ms
+    // first) allows a handful of attempts; honouring the 0 literally made hundreds.
+    await using run = await startPull({
+      handler: "echo",
+      setup: (sim) =>
+        sim.fault("job-done", { status: 503, headers: { "Retry-After": value } }, { forMs: 1000 }),
+    });
+    const { sim } = run;
+    const id = sim.enqueue({ id: "no-storm", input: 1 });
+    await sim.waitForResults(1);
+    assert.equal(await run.stop(), 0);
+    assert.ok(
+      attempts(sim, id) <= 20,
+      `Retry-After ${value}: ${attempts(sim, id)} attempts in 1 s`,
+    );
+    assert.deepEqual(finals(sim, id), [{ body: { output: 1 }, isStream: false }]);
+  }
+});

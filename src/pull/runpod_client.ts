@@ -46,7 +46,7 @@ const MAX_STOPPED = 1024;
 /**
  * How result, chunk and progress posts are retried: until they are delivered, by default. The
  * waits grow from `minDelay` to `maxDelay` with full jitter; a `Retry-After` on a 429 or 5xx
- * answer replaces the computed wait (up to 5 minutes).
+ * answer replaces the computed wait (up to 5 minutes) unless it is shorter than `minDelay`.
  */
 export interface PostRetryOptions {
   /** Attempts in all, the first included: a positive integer or `Infinity`. @default Infinity */
@@ -589,9 +589,12 @@ export class RunPodClient {
         return stoppedOutcome(attempts) ??
           { ...failedOutcome(failure, attempts), ...(stopped ? { aborted: true } : {}) };
       }
-      const hinted = "response" in failure
+      // The server's wait is kept to the letter, unless it is shorter than the first back-off:
+      // "Retry-After: 0", or a date already past (a skewed clock), must not make a tight loop.
+      let hinted = "response" in failure
         ? retryAfter(failure.response.header("retry-after"))
         : undefined;
+      if (hinted !== undefined && hinted < minDelay) hinted = undefined;
       const wait = hinted !== undefined
         ? Math.min(hinted, MAX_RETRY_AFTER_MS)
         : backoffDelay(attempts - 1, { minDelay, maxDelay });
