@@ -84,7 +84,7 @@ test(
         });
         await job.waitUntilFinished(events, 30_000);
         const done = await queue.getJob("long-1");
-        assert.equal(done?.attemptsStarted, 1, `attempts (${done?.stacktrace.join("; ")})`);
+        assert.equal(done?.attemptsStarted, 1, `attempts (${done?.stacktrace?.join("; ")})`);
         assert.equal(readLedger(ledger).runs.get("long-1"), 1, "runs of the job");
       } finally {
         await dispatcher.close();
