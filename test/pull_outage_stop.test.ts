@@ -50,6 +50,9 @@ test("pull outage: a job stopped while its result waits out a job-done outage ge
   assert.deepEqual(report.duplicated, []);
   assert.equal(lines(run, /Worker stopped cleanly\./).length, 1, run.child.stdout);
   assert.deepEqual(lines(run, /not delivered/), []);
+  // Said as what it is, not as a delivery failure.
+  assert.equal(lines(run, /stopped \| The result was dropped: RunPod stopped the job\./).length, 1);
+  assert.deepEqual(lines(run, /stopped \| Failed to return job results/), []);
 });
 
 test("pull outage: a streaming job stopped during a job-stream outage stops retrying its chunk; another job's chunks all get through", async () => {
@@ -82,6 +85,7 @@ test("pull outage: a streaming job stopped during a job-stream outage stops retr
   assert.equal(finals(sim, other).length, 1);
   assert.deepEqual(sim.report().chunksAfterFinal, []);
   assert.equal(lines(run, /Worker stopped cleanly\./).length, 1, run.child.stdout);
+  assert.deepEqual(lines(run, /stopped-stream \| Failed to (stream|return)/), [], run.child.stdout);
 });
 
 test("pull outage: a job stopped during a job-done outage spanning SIGTERM is not counted as an undelivered result", async () => {

@@ -7,6 +7,7 @@
  */
 
 import { deferred } from "../async/deferred.ts";
+import { JobStoppedError } from "../errors.ts";
 import type { ChunkMerger } from "../config.ts";
 import type { ExecutedJob } from "../execute_job.ts";
 import { strictStringify } from "../job_result.ts";
@@ -90,7 +91,9 @@ export class JobChannel {
         const outcome = await posting;
         if (this.#chunk === posting) this.#chunk = undefined;
         if (!outcome.ok && this.#chunksLost++ === 0) {
-          log.error(`Failed to stream a chunk. | ${describeOutcome(outcome)}`);
+          if (outcome.error instanceof JobStoppedError) {
+            log.info("Stream chunks were dropped: RunPod stopped the job.");
+          } else log.error(`Failed to stream a chunk. | ${describeOutcome(outcome)}`);
         }
       },
     });
@@ -179,7 +182,10 @@ export class JobChannel {
       if (done.result.stopPod) fallback.stopPod = true;
       outcome = await client.postDone(jobId, JSON.stringify(fallback), done.isStream, { signal });
     }
-    if (!outcome.ok) {
+    if (!outcome.ok && outcome.error instanceof JobStoppedError) {
+      // Not a delivery failure: RunPod stopped the job while its result waited out an outage.
+      log.info("The result was dropped: RunPod stopped the job.");
+    } else if (!outcome.ok) {
       log.error(
         `Failed to return job results. | ${describeOutcome(outcome)}${
           outcome.aborted ? "; retries stopped at the drain deadline and its grace" : ""
