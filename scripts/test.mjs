@@ -33,6 +33,8 @@ const testFiles = readdirSync(join(root, "test")).filter((f) => f.endsWith(".tes
 // (and the Dockerfiles' commands). They drive other runtimes' processes, so Node runs them once.
 const packageFiles = readdirSync(join(root, "test", "package"))
   .filter((f) => f.endsWith(".test.ts")).sort().map((f) => `test/package/${f}`);
+const poolFiles = readdirSync(join(root, "test", "pool"))
+  .filter((f) => f.endsWith(".test.ts")).sort().map((f) => `test/pool/${f}`);
 
 /** Node's test runner (tsx) over `files`; a test it cancelled counts as failed. */
 function nodeRunner(files) {
@@ -96,7 +98,7 @@ const runners = {
   // The pool test (`npm run test:pool`): Redis, nginx, BullMQ and push workers on Bun and Deno.
   // Runs when redis-server and nginx are on the PATH; .ci/run installs them and sets
   // EDGEPOD_REQUIRE_POOL=1, which turns a skip into a failure.
-  pool: { ...nodeRunner(["test/pool/pool.test.ts"]), requires: ["redis-server", "nginx"] },
+  pool: { ...nodeRunner(poolFiles), requires: ["redis-server", "nginx"] },
 };
 
 function onPath(name) {

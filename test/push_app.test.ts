@@ -783,3 +783,19 @@ test("push: a signature admits only the route it was first used on (no replay to
   assert.equal((await cancelled.json()).status, "CANCELLED");
   assert.equal((await (await second).json()).status, "CANCELLED");
 });
+
+test("push: a sync job cut short by the worker's shutdown answers 503, so the sender delivers it again", async () => {
+  const g = gated();
+  await using s = await serve(g.handler);
+  const answer = s.post({ id: "cut", input: 1 });
+  await g.started("cut");
+  s.push.worker.stop("SIGTERM");
+  s.push.worker.abortAll("the drain deadline passed");
+  const res = await answer;
+  assert.equal(res.status, 503, "a 200 would acknowledge a job that never finished");
+  assert.equal(res.headers.get("retry-after"), "5");
+  const body = await res.json();
+  assert.equal(body.id, "cut");
+  assert.equal(body.status, "FAILED");
+  assert.match(body.error, /shut down/);
+});

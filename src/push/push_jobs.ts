@@ -6,7 +6,7 @@
  */
 
 import type { WorkerConfig } from "../config.ts";
-import { JobStoppedError } from "../errors.ts";
+import { JobStoppedError, WorkerShutdownError } from "../errors.ts";
 import type { HttpClient } from "../http_client.ts";
 import type { LookupHost } from "../runtime.ts";
 import type { RunPodLogger } from "../run_pod_logger.ts";
@@ -210,11 +210,12 @@ export class PushJobs {
     gone?.addEventListener("abort", onAbort, { once: true });
     try {
       const outcome = await held.done;
+      const body = tracked.body ?? statusBody(outcome);
+      // Cut short by this worker's shutdown, not failed: the sender must deliver it again (to
+      // another worker), which a 200 would acknowledge.
+      if (cutByShutdown(outcome)) return text(503, body, { "retry-after": "5" });
       const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
-      return text(
-        failed ? this.#o.config.push.failureStatus : 200,
-        tracked.body ?? statusBody(outcome),
-      );
+      return text(failed ? this.#o.config.push.failureStatus : 200, body);
     } finally {
       gone?.removeEventListener("abort", onAbort);
     }
@@ -241,7 +242,7 @@ export class PushJobs {
       // With failures answered 5xx the sender redelivers to run the job again; the stored
       // failure still answers GET /jobs/:id until then.
       const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
-      const rerun = failed && this.#o.config.push.failureStatus !== 200;
+      const rerun = cutByShutdown(outcome) || (failed && this.#o.config.push.failureStatus !== 200);
       if (this.#store.set(job.id, { body, rerun }) === "too-large") {
         this.#o.logger.warn(
           `The result (${body.length} characters) is over the result store's ` +
@@ -299,6 +300,11 @@ export class PushJobs {
     const mean = durationCount === 0 ? 1 : durationSum / durationCount;
     return Math.min(60, Math.max(1, Math.ceil(mean)));
   }
+}
+
+/** Whether the worker's shutdown aborted the job (at the drain deadline, or a second signal). */
+function cutByShutdown(outcome: JobOutcome): boolean {
+  return outcome.aborted instanceof WorkerShutdownError;
 }
 
 function progressBody(held: HeldJob) {
