@@ -9,19 +9,15 @@
  */
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { type Job, Queue, Worker } from "bullmq";
 import {
   freePort,
-  type RedisService,
   type Service,
   startNginx,
   startPushWorker,
-  startRedis,
   waitFor,
 } from "../../examples/bullmq-push/local_services.ts";
 import {
@@ -29,34 +25,13 @@ import {
   type PushJobData,
 } from "../../examples/bullmq-push/push_processor.ts";
 import { jobIds, readLedger } from "../../examples/bullmq-push/run_burst.ts";
+import { fileServices, skipWithout } from "./_pool_services.ts";
 
 const TEST_TIMEOUT_MS = 120_000;
 
-function onPath(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const skip = skipWithout("redis-server", "nginx");
 
-const missing = ["redis-server", "nginx"].filter((name) => !onPath(name));
-const skip = missing.length ? `${missing.join(" and ")} not on the PATH` : false;
-
-let dir = "";
-let redis: RedisService | undefined;
-
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), "edgepod-pool-faults-"));
-  redis = await startRedis(join(dir, "redis"));
-});
-
-after(async () => {
-  await redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const shared = fileServices("edgepod-pool-faults-", skip);
 
 /** A dispatcher on its own queue, with its jobs' ends and deferrals observable. */
 interface Dispatch {
@@ -83,7 +58,7 @@ async function dispatch(
   jobs: number,
   opts: { attempts: number; backoffMs?: number },
 ): Promise<Dispatch> {
-  const connection = { host: "127.0.0.1", port: redis!.port, maxRetriesPerRequest: null };
+  const connection = { host: "127.0.0.1", port: shared.redis.port, maxRetriesPerRequest: null };
   const queue = new Queue<PushJobData>(name, { connection });
   let settled = 0;
   let deferred = 0;
@@ -145,13 +120,19 @@ test(
   { skip, timeout: TEST_TIMEOUT_MS },
   async () => {
     const port = await freePort();
-    const ledger = join(dir, "drain.ledger.jsonl");
+    const ledger = join(shared.dir, "drain.ledger.jsonl");
     // The job outlasts the drain deadline: the worker aborts it and answers 200 FAILED.
     const env = { POOL_WORK_MS: "3000", POOL_DRAIN_MS: "300" };
     const start = (n: number) =>
-      startPushWorker({ runtime: "bun", port, ledger, env, logFile: join(dir, `drain-${n}.log`) });
+      startPushWorker({
+        runtime: "bun",
+        port,
+        ledger,
+        env,
+        logFile: join(shared.dir, `drain-${n}.log`),
+      });
     const services: Service[] = [await start(0)];
-    const nginx = await startNginx(join(dir, "drain-nginx"), [`127.0.0.1:${port}`]);
+    const nginx = await startNginx(join(shared.dir, "drain-nginx"), [`127.0.0.1:${port}`]);
     services.push(nginx);
     // The retry waits for the worker's restart (2 s is ample; a refusal would be an attempt).
     const run = await dispatch("drain", nginx.url, 1, { attempts: 3, backoffMs: 2000 });
@@ -176,8 +157,11 @@ test(
   { skip, timeout: TEST_TIMEOUT_MS },
   async () => {
     const ports = [await freePort(), await freePort()];
-    const ledger = join(dir, "down.ledger.jsonl");
-    const nginx = await startNginx(join(dir, "down-nginx"), ports.map((p) => `127.0.0.1:${p}`));
+    const ledger = join(shared.dir, "down.ledger.jsonl");
+    const nginx = await startNginx(
+      join(shared.dir, "down-nginx"),
+      ports.map((p) => `127.0.0.1:${p}`),
+    );
     const jobs = 20;
     const run = await dispatch("down", nginx.url, jobs, { attempts: 2 });
     const services: Service[] = [nginx];
@@ -189,7 +173,7 @@ test(
           runtime: "bun",
           port: ports[0]!,
           ledger,
-          logFile: join(dir, "down.log"),
+          logFile: join(shared.dir, "down.log"),
         }),
       );
       await run.until((settled) => settled === jobs);
@@ -211,7 +195,7 @@ test(
   async () => {
     const port = await freePort();
     const nginxPort = await freePort();
-    const ledger = join(dir, "nginx-down.ledger.jsonl");
+    const ledger = join(shared.dir, "nginx-down.ledger.jsonl");
     const jobs = 20;
     const run = await dispatch("nginxdown", `http://127.0.0.1:${nginxPort}`, jobs, { attempts: 2 });
     const services: Service[] = [];
@@ -222,9 +206,11 @@ test(
           runtime: "bun",
           port,
           ledger,
-          logFile: join(dir, "nginx-down.log"),
+          logFile: join(shared.dir, "nginx-down.log"),
         }),
-        await startNginx(join(dir, "nginx-down-nginx"), [`127.0.0.1:${port}`], { port: nginxPort }),
+        await startNginx(join(shared.dir, "nginx-down-nginx"), [`127.0.0.1:${port}`], {
+          port: nginxPort,
+        }),
       );
       await run.until((settled) => settled === jobs);
       const { counts, failed } = await run.results();

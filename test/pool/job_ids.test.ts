@@ -9,9 +9,6 @@
  */
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Queue, QueueEvents, Worker } from "bullmq";
@@ -19,10 +16,8 @@ import {
   freePort,
   type NginxService,
   type PushWorkerService,
-  type RedisService,
   startNginx,
   startPushWorker,
-  startRedis,
 } from "../../examples/bullmq-push/local_services.ts";
 import {
   createPushProcessor,
@@ -31,37 +26,27 @@ import {
   pushJobId,
 } from "../../examples/bullmq-push/push_processor.ts";
 import { readLedger } from "../../examples/bullmq-push/run_burst.ts";
+import { fileServices, skipWithout } from "./_pool_services.ts";
 
-function onPath(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const skip = skipWithout("redis-server", "nginx");
 
-const missing = ["redis-server", "nginx"].filter((name) => !onPath(name));
-const skip = missing.length ? `${missing.join(" and ")} not on the PATH` : false;
-
-let dir = "";
-let redis: RedisService | undefined;
 let worker: PushWorkerService | undefined;
 let nginx: NginxService | undefined;
 
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), "edgepod-pool-ids-"));
-  redis = await startRedis(join(dir, "redis"));
-  const port = await freePort();
-  const ledger = join(dir, "ledger.jsonl");
-  worker = await startPushWorker({ runtime: "bun", port, ledger, logFile: join(dir, "w.log") });
-  nginx = await startNginx(join(dir, "nginx"), [`127.0.0.1:${port}`]);
+// Registered first, so it runs before the file's Redis is stopped and its folder removed.
+after(async () => {
+  await Promise.all([worker?.stop(), nginx?.stop("SIGQUIT")]);
 });
 
-after(async () => {
-  await Promise.all([worker?.stop(), nginx?.stop("SIGQUIT"), redis?.stop()]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+const services = fileServices("edgepod-pool-ids-", skip);
+
+before(async () => {
+  if (skip) return;
+  const port = await freePort();
+  const ledger = join(services.dir, "ledger.jsonl");
+  const logFile = join(services.dir, "w.log");
+  worker = await startPushWorker({ runtime: "bun", port, ledger, logFile });
+  nginx = await startNginx(join(services.dir, "nginx"), [`127.0.0.1:${port}`]);
 });
 
 /** Adds one job with BullMQ's own id to `name` and dispatches it to the pool; its answer. */
@@ -69,7 +54,7 @@ async function runOne(
   name: string,
   obliterate: boolean,
 ): Promise<{ id: string; answer: PushAnswer }> {
-  const connection = { host: "127.0.0.1", port: redis!.port, maxRetriesPerRequest: null };
+  const connection = { host: "127.0.0.1", port: services.redis.port, maxRetriesPerRequest: null };
   const queue = new Queue<PushJobData>(name, { connection });
   const events = new QueueEvents(name, { connection });
   const processor = createPushProcessor({ poolUrl: nginx!.url });
@@ -97,7 +82,7 @@ test(
     const other = await runOne("ids-b", false);
     const again = await runOne("ids-a", false); // "1" again, after the data loss
     assert.deepEqual([first.id, other.id, again.id], ["1", "1", "1"], "BullMQ's ids repeat");
-    const { lines } = readLedger(join(dir, "ledger.jsonl"));
+    const { lines } = readLedger(join(services.dir, "ledger.jsonl"));
     assert.equal(lines.length, 3, "the handler ran each job (none got another's stored result)");
     const pushIds = [first, other, again].map(({ answer }) => answer.id);
     assert.equal(new Set(pushIds).size, 3, `distinct push ids: ${pushIds.join(", ")}`);

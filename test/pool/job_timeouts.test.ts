@@ -31,18 +31,9 @@ import {
 } from "../../examples/bullmq-push/push_processor.ts";
 import { renderNginxConf } from "../../examples/bullmq-push/render_nginx_conf.ts";
 import { readLedger } from "../../examples/bullmq-push/run_burst.ts";
+import { skipWithout } from "./_pool_services.ts";
 
-function onPath(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const missing = ["redis-server", "nginx"].filter((name) => !onPath(name));
-const skip = missing.length ? `${missing.join(" and ")} not on the PATH` : false;
+const skip = skipWithout("redis-server", "nginx");
 
 test(
   "a job whose policy.executionTimeout outlasts the dispatcher's request deadline is waited for, not resent",

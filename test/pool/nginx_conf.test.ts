@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,17 +16,9 @@ import {
   startNginx,
   startPushWorker,
 } from "../../examples/bullmq-push/local_services.ts";
+import { skipWithout } from "./_pool_services.ts";
 
-function onPath(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skip = onPath("nginx") ? false : "nginx not on the PATH";
+const skip = skipWithout("nginx");
 
 test(
   "a 2 MB job body passes nginx under a private prefix (mode 0700, as mkdtemp makes it)",

@@ -11,20 +11,15 @@
  */
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   freePort,
   type NginxService,
   type PoolRuntime,
   type PushWorkerService,
-  type RedisService,
   startNginx,
   startPushWorker,
-  startRedis,
 } from "../../examples/bullmq-push/local_services.ts";
 import {
   type BurstResult,
@@ -32,6 +27,7 @@ import {
   runBurst,
   upstreamStatuses,
 } from "../../examples/bullmq-push/run_burst.ts";
+import { fileServices, skipWithout } from "./_pool_services.ts";
 
 const JOBS = 10_000;
 const CONCURRENCY = 64;
@@ -39,31 +35,9 @@ const CONCURRENCY = 64;
 const TEST_TIMEOUT_MS = 300_000;
 const WORKER_ENV = { POOL_CONCURRENCY: "4", EDGEPOD_PUSH_QUEUE: "4", POOL_WORK_MS: "5" };
 
-function onPath(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const skip = skipWithout("redis-server", "nginx");
 
-const missing = ["redis-server", "nginx"].filter((name) => !onPath(name));
-const skip = missing.length ? `${missing.join(" and ")} not on the PATH` : false;
-
-let dir = "";
-let redis: RedisService | undefined;
-
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), "edgepod-pool-"));
-  redis = await startRedis(join(dir, "redis"));
-});
-
-after(async () => {
-  await redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const services = fileServices("edgepod-pool-", skip);
 
 /** A pool of its own for one scenario: Bun and Deno workers behind nginx, one ledger. */
 interface Pool {
@@ -75,8 +49,8 @@ interface Pool {
 }
 
 async function startPool(name: string): Promise<Pool> {
-  const base = join(dir, name);
-  const ledger = join(dir, `${name}.ledger.jsonl`);
+  const base = join(services.dir, name);
+  const ledger = join(services.dir, `${name}.ledger.jsonl`);
   const ports = { bun: await freePort(), deno: await freePort() };
   let starts = 0;
   const start = (runtime: PoolRuntime & ("bun" | "deno")) =>
@@ -88,7 +62,7 @@ async function startPool(name: string): Promise<Pool> {
       logFile: `${base}-${runtime}-${starts++}.log`,
     });
   const workers = { bun: await start("bun"), deno: await start("deno") };
-  const nginx = await startNginx(join(dir, `${name}-nginx`), [
+  const nginx = await startNginx(join(services.dir, `${name}-nginx`), [
     `127.0.0.1:${ports.bun}`,
     `127.0.0.1:${ports.deno}`,
   ]);
@@ -146,7 +120,7 @@ test(
     try {
       const failing = 10;
       const result = await runBurst({
-        redisPort: redis!.port,
+        redisPort: services.redis.port,
         queueName: "burst",
         poolUrl: pool.nginx.url,
         jobs: JOBS,
@@ -200,7 +174,7 @@ test(
     let settledAtEnd = 0;
     try {
       const result = await runBurst({
-        redisPort: redis!.port,
+        redisPort: services.redis.port,
         queueName: "rolling",
         poolUrl: pool.nginx.url,
         jobs: JOBS,
@@ -242,7 +216,7 @@ test(
     let runningAtKill = NaN;
     try {
       const result = await runBurst({
-        redisPort: redis!.port,
+        redisPort: services.redis.port,
         queueName: "kill",
         poolUrl: pool.nginx.url,
         jobs: JOBS,
