@@ -6,23 +6,17 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Simulator } from "../src/simulator/mod.ts";
-import { finals, line, lines, startPull, within } from "./support/pull_harness.ts";
-
-/** Long enough for any test: the tests end their outages with `clearFaults()`. */
-const OPEN_ENDED = 3_600_000;
-/** The worker's back-off cap in these tests, in ms. */
-const FAST = { deliveryRetryMaxDelayMs: 50 };
-
-/** Failed job-done attempts of a job (final results only). */
-function attempts(sim: Simulator, id: string): number {
-  return sim.ledger.get(id)?.attempts ?? 0;
-}
-
-/** Faulted job-stream posts of a job. */
-function failedChunks(sim: Simulator, id: string): number {
-  return sim.requests.filter((r) => r.route === "job-stream" && r.jobId === id && r.fault).length;
-}
+import {
+  attempts,
+  failedChunks,
+  FAST,
+  finals,
+  line,
+  lines,
+  OPEN_ENDED,
+  startPull,
+  within,
+} from "./support/pull_harness.ts";
 
 test("pull outage: a job stopped while its result waits out a job-done outage gets no result, and its slot is freed at once", async () => {
   await using run = await startPull({

@@ -10,13 +10,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Simulator } from "../src/simulator/mod.ts";
 import {
   assertNothingLost,
+  attempts,
+  failedChunks,
+  FAST,
   finals,
   holdRequests,
   line,
   lines,
+  OPEN_ENDED,
   recordEvents,
   startPull,
   takes,
@@ -25,24 +28,10 @@ import {
 
 /** More failed attempts than the old budget (6 attempts in all) could survive. */
 const PAST_OLD_BUDGET = 8;
-/** Long enough for any test: the tests end their outages with `clearFaults()`. */
-const OPEN_ENDED = 3_600_000;
-/** The worker's back-off cap in these tests, in ms. */
-const FAST = { deliveryRetryMaxDelayMs: 50 };
 
 const START = /RunPod's job-done endpoint is failing \(HTTP 503\): holding/;
 const END =
   /RunPod's job-done endpoint answers again after \d+\.\d s; (\d+) posts? delivered late\./;
-
-/** Failed job-done attempts of a job (final results only). */
-function attempts(sim: Simulator, id: string): number {
-  return sim.ledger.get(id)?.attempts ?? 0;
-}
-
-/** Failed job-stream posts of a job. */
-function failedChunks(sim: Simulator, id: string): number {
-  return sim.requests.filter((r) => r.route === "job-stream" && r.jobId === id && r.fault).length;
-}
 
 test("pull outage: job-done down far past the old retry budget loses no result; slots stay held and pings list the held jobs", async () => {
   await using run = await startPull({

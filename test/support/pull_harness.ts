@@ -131,6 +131,33 @@ export function finals(sim: Simulator, id: string): { body: unknown; isStream: b
   return (record?.results ?? []).map((r) => ({ body: r.body, isStream: r.isStream }));
 }
 
+/** Long enough for any outage test: the tests end their outages with `clearFaults()`. */
+export const OPEN_ENDED = 3_600_000;
+/** The worker's back-off cap in outage tests, in ms, so they prove in seconds what drills do. */
+export const FAST = { deliveryRetryMaxDelayMs: 50 };
+
+/**
+ * Failed job-done attempts of a job (final results only).
+ *
+ * @param sim The simulator.
+ * @param id The job id.
+ * @returns How many of its final-result posts were answered with a fault.
+ */
+export function attempts(sim: Simulator, id: string): number {
+  return sim.ledger.get(id)?.attempts ?? 0;
+}
+
+/**
+ * Faulted job-stream posts of a job.
+ *
+ * @param sim The simulator.
+ * @param id The job id.
+ * @returns How many of its stream posts were answered with a fault.
+ */
+export function failedChunks(sim: Simulator, id: string): number {
+  return sim.requests.filter((r) => r.route === "job-stream" && r.jobId === id && r.fault).length;
+}
+
 /**
  * Asserts the ledger's invariants: nothing lost, nothing reported twice, nothing unknown.
  *
