@@ -184,24 +184,18 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       "retry-after": "10",
     });
   };
-  /** Reads the body within the limit, then checks auth against it; else the refusal. */
-  const admit = async (request: Request, route: string): Promise<Admitted | Response> => {
-    // No credential at all: refuse before reading an upload from a stranger.
-    if (authOn && !hasPushCredentials(request, auth)) return unauthorized();
-    // No signal: a client that goes away fails the read itself (a 400 nobody receives).
-    let read: LimitedBody;
-    try {
-      read = await readBodyLimited(request, config.push.maxBodyBytes);
-    } catch {
-      read = { ok: false, status: 400, message: "the body could not be read" };
-    }
-    if (!read.ok) {
-      reject(read.status === 413 ? "too_large" : "bad_request");
-      // Tell the client to stop sending, and the server not to keep the connection alive.
-      return json(read.status, { error: read.message }, { connection: "close" });
-    }
-    if (!authOn) return { body: read.body };
-    const authorization = await authorizePush(request, read.body, auth);
+  /** A body the limit refused: tell the client to stop sending, and not to keep the connection. */
+  const refuseBody = (read: Extract<LimitedBody, { ok: false }>) => {
+    reject(read.status === 413 ? "too_large" : "bad_request");
+    return json(read.status, { error: read.message }, { connection: "close" });
+  };
+  /** Checks auth against the body read; else the refusal. */
+  const authorize = async (
+    request: Request,
+    body: Uint8Array,
+    route: string,
+  ): Promise<Admitted | Response> => {
+    const authorization = await authorizePush(request, body, auth);
     if (!authorization.admitted) {
       const why = authorization.unavailable;
       return why === undefined ? unauthorized() : authUnavailable(why);
@@ -213,7 +207,23 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       if (first === undefined) replays.set(replayKey, { route });
       else if (first.route !== route) return unauthorized();
     }
-    return { body: read.body, replayKey };
+    return { body, replayKey };
+  };
+  /**
+   * Reads the body within the limit, then checks auth against it; else the refusal. A promise
+   * chain, not an async function: every submission passes here, and each async frame costs.
+   */
+  const admit = (request: Request, route: string): Promise<Admitted | Response> => {
+    // No credential at all: refuse before reading an upload from a stranger.
+    if (authOn && !hasPushCredentials(request, auth)) return Promise.resolve(unauthorized());
+    // No signal: a client that goes away fails the read itself (a 400 nobody receives).
+    return readBodyLimited(request, config.push.maxBodyBytes).then(
+      (read) => {
+        if (!read.ok) return refuseBody(read);
+        return authOn ? authorize(request, read.body, route) : { body: read.body };
+      },
+      () => refuseBody({ ok: false, status: 400, message: "the body could not be read" }),
+    );
   };
   const routeOf = (c: Context) => `${c.req.method} ${c.req.path}`;
 
@@ -224,10 +234,9 @@ export function pushAppFor(parts: PushAppParts): PushApp {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });
   });
-  app.post("/jobs", async (c) => {
+  /** `POST /jobs` once admitted: parse, run or attach, answer. */
+  const submit = (c: Context, admitted: Admitted): Response | Promise<Response> => {
     const request = c.req.raw;
-    const admitted = await admit(request, SUBMIT_ROUTE);
-    if (admitted instanceof Response) return admitted;
     const parsed = parseSubmission(request.headers, admitted.body, {
       webhookHosts: config.push.webhookHosts,
     });
@@ -250,8 +259,16 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     // client went away) needs the edge runtime's waitUntil, where there is one: workerd cancels
     // a request's timers and I/O once its client is gone, so the job would hold its slot for ever.
     const keepAlive = waitUntilOf(c);
-    return await jobs.submit(submission, mode, () => request.signal, keepAlive);
-  });
+    return jobs.submit(submission, mode, () => request.signal, keepAlive);
+  };
+  // A promise chain, not an async function: each async frame a submission passes costs.
+  app.post(
+    "/jobs",
+    (c) =>
+      admit(c.req.raw, SUBMIT_ROUTE).then((admitted) =>
+        admitted instanceof Response ? admitted : submit(c, admitted)
+      ),
+  );
   app.get("/jobs/:id", async (c) => {
     const admitted = await admit(c.req.raw, routeOf(c));
     if (admitted instanceof Response) return admitted;
@@ -273,8 +290,19 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     return json(500, { error: "Internal error" });
   });
   return {
-    fetch: async (request, env, ctx) =>
-      await app.fetch(request, env, (ctx ?? NO_EXECUTION_CONTEXT) as HonoExecutionContext),
+    // Not an async function (each async frame a submission passes costs), and still a promise.
+    fetch: (request, env, ctx) => {
+      try {
+        const answer = app.fetch(
+          request,
+          env,
+          (ctx ?? NO_EXECUTION_CONTEXT) as HonoExecutionContext,
+        );
+        return answer instanceof Promise ? answer : Promise.resolve(answer);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     app,
     worker,
     config,

@@ -106,38 +106,56 @@ export class PushJobs {
    * the request.
    * @returns The HTTP answer.
    */
-  async submit(
+  submit(
     submission: PushSubmission,
     mode: ReplyMode,
     signal: () => AbortSignal,
     keepAlive?: KeepAlive,
   ): Promise<Response> {
-    const { worker, config } = this.#o;
     let id = submission.id;
     if (id === undefined) {
       id = crypto.randomUUID(); // new: nothing to attach to or replay
     } else {
       const known = this.#known(id, mode, signal);
-      if (known) return await known;
+      if (known) return known;
     }
-    let input = submission.input;
-    if (config.inputSchema) {
-      const checked = await validateInput(config.inputSchema, input);
-      if (!checked.ok) {
-        this.#o.reject("invalid_input");
-        return json(422, { error: checked.message, issues: checked.issues });
-      }
-      input = checked.value;
-      // A redelivery may have started the same id while this one was being validated.
-      const known = id === submission.id ? this.#known(id, mode, signal) : undefined;
-      if (known) return await known;
+    // No async frame on the common path (no schema): every sync submission passes here.
+    if (this.#o.config.inputSchema) return this.#validated(id, submission, mode, signal, keepAlive);
+    return this.#run(id, submission.input, submission, mode, signal, keepAlive);
+  }
+
+  async #validated(
+    id: string,
+    submission: PushSubmission,
+    mode: ReplyMode,
+    signal: () => AbortSignal,
+    keepAlive: KeepAlive | undefined,
+  ): Promise<Response> {
+    const checked = await validateInput(this.#o.config.inputSchema!, submission.input);
+    if (!checked.ok) {
+      this.#o.reject("invalid_input");
+      return json(422, { error: checked.message, issues: checked.issues });
     }
+    // A redelivery may have started the same id while this one was being validated.
+    const known = id === submission.id ? this.#known(id, mode, signal) : undefined;
+    if (known) return await known;
+    return await this.#run(id, checked.value, submission, mode, signal, keepAlive);
+  }
+
+  #run(
+    id: string,
+    input: unknown,
+    submission: PushSubmission,
+    mode: ReplyMode,
+    signal: () => AbortSignal,
+    keepAlive: KeepAlive | undefined,
+  ): Promise<Response> {
     const job: Job = { ...submission.extra, id, input };
     if (submission.webhook !== undefined) job.webhook = submission.webhook;
     const tracked: Tracked = { feed: undefined, collectors: 0, dropped: false, body: undefined };
     let started: HeldJob;
     try {
-      started = worker.submit(job, {
+      started = this.#o.worker.submit(job, {
         admission: "queue",
         inputValidated: true,
         timeoutMs: submission.policy?.executionTimeout,
@@ -146,13 +164,13 @@ export class PushJobs {
       });
     } catch (error) {
       const refusal = capacityRefusal(error, this.#retryAfter());
-      if (!refusal) throw error;
+      if (!refusal) return Promise.reject(error);
       this.#o.reject(refusal.status === 429 ? "busy" : "draining");
-      return refusal;
+      return Promise.resolve(refusal);
     }
     this.#tracked.set(id, tracked);
     keepAlive?.(started.done.then(() => tracked.delivery));
-    return await this.#answer(started, mode, signal);
+    return this.#answer(started, mode, signal);
   }
 
   /**
@@ -186,39 +204,42 @@ export class PushJobs {
     return this.status(id);
   }
 
-  async #answer(held: HeldJob, mode: ReplyMode, signal: () => AbortSignal): Promise<Response> {
+  #answer(held: HeldJob, mode: ReplyMode, signal: () => AbortSignal): Promise<Response> {
     const id = held.job.id;
     const tracked = this.#tracked.get(id);
-    if (!tracked) return json(409, { error: `Job ${id} is held by another intake` });
+    if (!tracked) {
+      return Promise.resolve(json(409, { error: `Job ${id} is held by another intake` }));
+    }
     if (mode === "async") {
       tracked.collectors++; // it will poll, or read its webhook
-      return json(202, { id, status: held.status }, {
+      return Promise.resolve(json(202, { id, status: held.status }, {
         location: `/jobs/${encodeURIComponent(id)}`,
-      });
+      }));
     }
     if (mode === "sse" || mode === "ndjson") {
       const body = (tracked.feed ??= new ChunkFeed()).watch(mode);
       tracked.collectors++;
-      return new Response(watchEnd(body, () => this.#leave(held, tracked)), {
-        headers: streamHeaders(mode),
-      });
+      return Promise.resolve(
+        new Response(watchEnd(body, () => this.#leave(held, tracked)), {
+          headers: streamHeaders(mode),
+        }),
+      );
     }
     tracked.collectors++;
     // Only a job still waiting for a slot is dropped when its client leaves (see #leave).
     const gone = held.status === "IN_QUEUE" ? signal() : undefined;
     const onAbort = () => this.#leave(held, tracked);
     gone?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const outcome = await held.done;
+    // A `then`, not an async function: every sync submission waits here.
+    return held.done.then((outcome) => {
+      gone?.removeEventListener("abort", onAbort);
       const body = tracked.body ?? statusBody(outcome);
       // Cut short by this worker's shutdown, not failed: the sender must deliver it again (to
       // another worker), which a 200 would acknowledge.
       if (cutByShutdown(outcome)) return text(503, body, { "retry-after": "5" });
       const failed = outcome.status === "FAILED" || outcome.status === "TIMED_OUT";
       return text(failed ? this.#o.config.push.failureStatus : 200, body);
-    } finally {
-      gone?.removeEventListener("abort", onAbort);
-    }
+    });
   }
 
   /**
