@@ -150,14 +150,8 @@ export function devAppFor(parts: DevAppParts): DevApp {
       "content-security-policy": "frame-ancestors 'none'",
     }));
 
-  /** The body as a submission, or the 400/413/415 answer saying what was wrong. */
-  const submission = async (request: Request): Promise<DevSubmission | Response> => {
-    let read: LimitedBody;
-    try {
-      read = await readBodyLimited(request, maxBodyBytes);
-    } catch {
-      read = { ok: false, status: 400, message: "the body could not be read" };
-    }
+  /** The body read within the limit, as a submission; else the 400/413/415 saying what was wrong. */
+  const parse = (request: Request, read: LimitedBody): DevSubmission | Response => {
     if (!read.ok) return json(read.status, { error: read.message }, { connection: "close" });
     // Only the content type counts: the dev API takes RunPod's own body, not a push sender's.
     const parsed = parseSubmission(request.headers, read.body, { nativeOnly: true });
@@ -165,17 +159,27 @@ export function devAppFor(parts: DevAppParts): DevApp {
     const { input, webhook, policy, extra } = parsed.submission;
     return { input, webhook, policy, extra, bytes: read.body.byteLength };
   };
+  /**
+   * The body as a submission, or the answer saying what was wrong. A promise chain, not an
+   * async function: every submission passes here, and each async frame costs.
+   */
+  const submission = (request: Request): Promise<DevSubmission | Response> =>
+    readBodyLimited(request, maxBodyBytes).then(
+      (read) => parse(request, read),
+      () => parse(request, { ok: false, status: 400, message: "the body could not be read" }),
+    );
 
   for (const prefix of ["/v2/:endpointId", ""]) {
-    app.post(`${prefix}/run`, async (c) => {
-      const body = await submission(c.req.raw);
-      return body instanceof Response ? body : jobs.run(body);
-    });
-    app.post(`${prefix}/runsync`, async (c) => {
+    app.post(
+      `${prefix}/run`,
+      (c) => submission(c.req.raw).then((body) => body instanceof Response ? body : jobs.run(body)),
+    );
+    app.post(`${prefix}/runsync`, (c): Response | Promise<Response> => {
       const wait = waitParam(c.req.query("wait"));
       if (wait instanceof Response) return wait;
-      const body = await submission(c.req.raw);
-      return body instanceof Response ? body : await jobs.runSync(body, wait);
+      return submission(c.req.raw).then((body) =>
+        body instanceof Response ? body : jobs.runSync(body, wait)
+      );
     });
     app.on(["GET", "POST"], `${prefix}/status/:id`, (c) => jobs.status(c.req.param("id")));
     app.on(["GET", "POST"], `${prefix}/status-sync/:id`, async (c) => {
@@ -200,7 +204,16 @@ export function devAppFor(parts: DevAppParts): DevApp {
     logger.error(`Dev API request failed: ${error instanceof Error ? error.stack : String(error)}`);
     return json(500, { error: "Internal error" });
   });
-  return { fetch: async (request) => await app.fetch(request), app, worker };
+  // Not an async function (each async frame a request passes costs), and still a promise.
+  const fetch = (request: Request): Promise<Response> => {
+    try {
+      const answer = app.fetch(request);
+      return answer instanceof Promise ? answer : Promise.resolve(answer);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  return { fetch, app, worker };
 }
 
 /** `?wait=` as ms within 0..{@linkcode MAX_WAIT_MS}, or the 400 answer. */

@@ -125,13 +125,13 @@ export class DevJobs {
    * @param waitMs How long to wait for the result.
    * @returns 200 with the status body, or the refusal.
    */
-  async runSync(submission: DevSubmission, waitMs: number): Promise<Response> {
+  runSync(submission: DevSubmission, waitMs: number): Promise<Response> {
     // No request signal: reading it costs an AbortController per request on Node, and the job
     // runs to its stored result anyway if the client leaves (the wait ends with the job).
     const record = this.#accept(submission);
-    if (record instanceof Response) return record;
-    await this.#settled(record, waitMs);
-    return this.#statusOf(record);
+    if (record instanceof Response) return Promise.resolve(record);
+    // A `then`, not an async function: every /runsync waits here.
+    return this.#settled(record, waitMs).then(() => this.#statusOf(record));
   }
 
   /**
@@ -347,22 +347,23 @@ export class DevJobs {
   }
 
   /** Waits up to `ms` for the record's job to end (or the client to leave, or shutdown). */
-  async #settled(record: DevJob, ms: number, signal?: AbortSignal): Promise<void> {
+  #settled(record: DevJob, ms: number, signal?: AbortSignal): Promise<void> {
     const held = record.held;
-    if (record.outcome || !held || ms <= 0 || signal?.aborted) return;
+    if (record.outcome || !held || ms <= 0 || signal?.aborted) return Promise.resolve();
     let wake!: () => void;
     let slot = 0;
-    await new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
       wake = () => resolve();
       held.done.then(wake);
       // Rounded up to 10 ms: most waits end with their job long before, and share a timer.
       slot = this.#timers.add(ms, wake);
       this.#waits.add(wake);
       signal?.addEventListener("abort", wake, { once: true });
+    }).then(() => {
+      this.#timers.cancel(slot, wake);
+      this.#waits.delete(wake);
+      signal?.removeEventListener("abort", wake);
     });
-    this.#timers.cancel(slot, wake);
-    this.#waits.delete(wake);
-    signal?.removeEventListener("abort", wake);
   }
 
   #statusOf(record: DevJob): Response {
