@@ -89,6 +89,20 @@ test("parsePrometheusText() names the line and what it expected on bad input", (
   assert.throws(() => parsePrometheusText(3 as unknown as string), TypeError);
 });
 
+test("parsePrometheusText() with onInvalidLine skips bad lines and names each", () => {
+  const bad: SyntaxError[] = [];
+  const samples = parsePrometheusText("a 1\nb{x=1} 2\nc 3\nd four\n", {
+    onInvalidLine: (error) => void bad.push(error),
+  });
+  assert.deepEqual(samples.map((sample) => sample.name), ["a", "c"]);
+  assert.deepEqual(bad.map((error) => error.message.match(/line (\d+)/)?.[1]), ["2", "4"]);
+  assert.ok(bad.every((error) => error instanceof SyntaxError));
+  assert.throws(
+    () => parsePrometheusText("a 1", { onInvalidLine: "skip" as unknown as () => void }),
+    { name: "TypeError", message: /'onInvalidLine' must be a function: received string/ },
+  );
+});
+
 test("SimulatedEngine: flat throughput past the knee, latency in proportion, OOM past memory", () => {
   const clock = new ManualClock();
   const engine = new SimulatedEngine({
@@ -193,6 +207,38 @@ test("engineMetricsConcurrency() keeps the last good limit on failed scrapes, lo
     assert.equal(lines.length, 2);
     assert.match(lines[1]!, /^INFO Engine metrics at .* are back/);
     assert.ok(modifier.state.failures >= 4);
+  } finally {
+    await server.close();
+  }
+});
+
+test("engineMetricsConcurrency() skips a malformed line, warning once, and still follows the gauges", async () => {
+  const { state, server, url } = await metricsServer();
+  const { lines, logger } = logs();
+  try {
+    // An engine's new metric the parser does not read, between the gauges that matter.
+    state.body = "vllm:num_requests_running 6\nvllm:odd_metric{label=unquoted} 1\n" +
+      "vllm:num_requests_waiting 3\n";
+    const modifier = engineMetricsConcurrency({ url, intervalMs: 0, logger });
+    modifier(1, busy(1));
+    await modifier.settled();
+    assert.equal(modifier.state.failing, false);
+    assert.equal(modifier(4, busy(4)), 7); // running 6 + queue target 1: the gauges were read
+    await modifier.settled();
+    modifier(7, busy(7));
+    await modifier.settled();
+    assert.ok(modifier.state.scrapes >= 2);
+    assert.equal(lines.length, 1, lines.join("\n")); // the same line again is not logged again
+    assert.match(
+      lines[0]!,
+      /^WARN Skipped 1 line of .* that is not a valid Prometheus sample; the first: Cannot parse metrics line 2/,
+    );
+    // A gauge the preset needs on a malformed line: the scrape fails, and says which line.
+    state.body = "vllm:num_requests_running 6\nvllm:num_requests_waiting{x} 3\n";
+    modifier(7, busy(7));
+    await modifier.settled();
+    assert.equal(modifier.state.failing, true);
+    assert.match(lines.at(-1)!, /^WARN Cannot scrape vLLM metrics .*serves none of .*line 2/);
   } finally {
     await server.close();
   }

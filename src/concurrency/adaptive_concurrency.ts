@@ -96,7 +96,10 @@ export interface AdaptiveConcurrencyOptions {
 export interface AdaptiveConcurrencyState {
   /** `"probe"` while the floor is being measured, else `"run"`. */
   phase: "probe" | "run";
-  /** The limit it returns now. */
+  /**
+   * The limit it returns now: the gate applies it clamped to `maxConcurrency`, and the next call
+   * continues from the clamped value (the gate's own `limit` is what runs).
+   */
   limit: number;
   /** The measured latency floor in ms (`undefined` before the first measurement). */
   floorMs: number | undefined;

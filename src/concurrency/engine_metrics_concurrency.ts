@@ -179,6 +179,8 @@ export function engineMetricsConcurrency(
   let scrapes = 0;
   let failures = 0;
   let failing = false;
+  /** The invalid line last warned of: each distinct one is logged once, not every scrape. */
+  let warnedInvalid: string | undefined;
   let inFlight: Promise<void> | undefined;
   let lastStart = -Infinity;
   let demand = true; // whether the worker used its whole limit since the last scrape
@@ -218,7 +220,28 @@ export function engineMetricsConcurrency(
         await response.body?.cancel();
         throw new Error(`HTTP ${response.status}`);
       }
-      const r = readPreset(parsePrometheusText(await boundedText(response)), preset);
+      // A line that is not a valid sample (an engine's odd new metric) is skipped, not the scrape:
+      // only the few gauges read here matter, and a missing one fails the read below anyway.
+      let invalid: SyntaxError | undefined;
+      let invalidLines = 0;
+      const samples = parsePrometheusText(await boundedText(response), {
+        onInvalidLine: (error) => void (invalidLines++, invalid ??= error),
+      });
+      let r: EngineMetricsReading;
+      try {
+        r = readPreset(samples, preset);
+      } catch (error) {
+        if (invalid === undefined) throw error;
+        throw new Error(`${describe(error)} (${invalid.message})`);
+      }
+      if (invalid !== undefined && invalid.message !== warnedInvalid) {
+        warnedInvalid = invalid.message;
+        logger.warn(
+          `Skipped ${invalidLines} line${invalidLines === 1 ? "" : "s"} of ${url} that ${
+            invalidLines === 1 ? "is not a" : "are not"
+          } valid Prometheus sample${invalidLines === 1 ? "" : "s"}; the first: ${invalid.message}`,
+        );
+      }
       scrapes++;
       if (failing) {
         failing = false;

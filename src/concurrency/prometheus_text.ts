@@ -19,14 +19,24 @@ export interface PrometheusSample {
 const NAME_REGEXP = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME_REGEXP = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 
+/** Options for {@linkcode parsePrometheusText}. */
+export interface ParsePrometheusOptions {
+  /**
+   * Called with the error for each line that is not a valid sample, which is then skipped;
+   * without it such a line fails the whole parse.
+   */
+  onInvalidLine?: (error: SyntaxError) => void;
+}
+
 /**
  * Parses Prometheus text into its samples, in order. `#` lines (HELP, TYPE, EOF, comments) and
  * blank lines are skipped.
  *
  * @param text The exposition text.
+ * @param options `onInvalidLine`: skip lines that are not valid samples, telling it of each.
  * @returns The samples.
- * @throws {SyntaxError} When a line is not a valid sample; the message gives the line number and
- * what was expected.
+ * @throws {SyntaxError} When a line is not a valid sample and no `onInvalidLine` is given; the
+ * message gives the line number and what was expected.
  *
  * @example Reading vLLM's gauges
  * ```ts
@@ -36,17 +46,45 @@ const LABEL_NAME_REGEXP = /^[a-zA-Z_][a-zA-Z0-9_]*/;
  * );
  * console.assert(samples[0]!.value === 3 && samples[0]!.labels.model_name === "m");
  * ```
+ *
+ * @example Skipping a line that is not a sample
+ * ```ts
+ * import { parsePrometheusText } from "./prometheus_text.ts";
+ * const bad: string[] = [];
+ * const samples = parsePrometheusText("a 1\nb{oops 2\nc 3\n", {
+ *   onInvalidLine: (error) => bad.push(error.message),
+ * });
+ * console.assert(samples.length === 2 && bad[0]!.startsWith("Cannot parse metrics line 2"));
+ * ```
  */
-export function parsePrometheusText(text: string): PrometheusSample[] {
+export function parsePrometheusText(
+  text: string,
+  options: ParsePrometheusOptions = {},
+): PrometheusSample[] {
   if (typeof text !== "string") {
     throw new TypeError(`'text' must be a string: received ${typeof text}`);
+  }
+  const onInvalidLine = options.onInvalidLine;
+  if (onInvalidLine !== undefined && typeof onInvalidLine !== "function") {
+    throw new TypeError(
+      `'onInvalidLine' must be a function: received ${typeof onInvalidLine}`,
+    );
   }
   const samples: PrometheusSample[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === "" || line.startsWith("#")) continue;
-    samples.push(parseLine(line, i + 1));
+    if (onInvalidLine === undefined) {
+      samples.push(parseLine(line, i + 1));
+      continue;
+    }
+    try {
+      samples.push(parseLine(line, i + 1));
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      onInvalidLine(error);
+    }
   }
   return samples;
 }
