@@ -32,10 +32,20 @@ if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1) {
     `POOL_REQUEST_TIMEOUT_MS must be a positive integer: received ${requestTimeoutMs}`,
   );
 }
+let authWarnedAt = -Infinity;
 const processor = createPushProcessor({
   poolUrl: process.env.POOL_URL ?? "http://127.0.0.1:8080",
   requestTimeoutMs,
   headers: process.env.POOL_TOKEN ? { authorization: `Bearer ${process.env.POOL_TOKEN}` } : {},
+  onDeferral: (status) => {
+    // Jobs wait while the pool refuses the token: say so, at most once a minute.
+    if ((status === 401 || status === 403) && Date.now() - authWarnedAt >= 60_000) {
+      authWarnedAt = Date.now();
+      console.error(
+        `dispatcher: the pool answered ${status} to POOL_TOKEN; jobs are held until it accepts it`,
+      );
+    }
+  },
 });
 const worker = new Worker<PushJobData>(queueName, processor, {
   connection: {

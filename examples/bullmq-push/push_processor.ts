@@ -9,7 +9,8 @@
  * | 200 `FAILED` by `WorkerShutdownError`    | thrown: retried (the worker's drain cut it short)    |
  * | 429 or 503 + `Retry-After`               | delayed by `Retry-After` (not counted as an attempt) |
  * | the pool's address refuses (not sent)    | delayed like a 503 without `Retry-After`             |
- * | other 4xx (400, 401, 413, 422, ...)      | failed at once: a resend would get the same answer   |
+ * | 401 or 403 (a token the pool refuses)    | delayed by `authRetryAfterMs` (not an attempt)       |
+ * | other 4xx (400, 413, 422, ...)           | failed at once: a resend would get the same answer   |
  * | 5xx, network error, timeout              | thrown: BullMQ's `attempts`/`backoff` retry it       |
  *
  * The push job id comes from the BullMQ job ({@linkcode pushJobId}), the same for every delivery
@@ -47,13 +48,22 @@ export interface PushProcessorOptions {
   defaultRetryAfterMs?: number;
   /** Random extra delay added to each deferral, up to this fraction of it (spreads the herd). @default 0.25 */
   jitter?: number;
-  /** A job deferred (429/503) more times than this fails instead. @default 10_000 */
+  /**
+   * Delay when the pool refuses the dispatcher's credentials (401 or 403): a token rotated on one
+   * side before the other is a configuration problem, not the job's, so the job waits for it to
+   * be mended instead of failing. @default 30_000
+   */
+  authRetryAfterMs?: number;
+  /** A job deferred (429/503, 401/403) more times than this fails instead. @default 10_000 */
   maxDeferrals?: number;
   /** The largest answer body read; a larger one is a failed request (retried). @default 1_048_576 */
   maxAnswerBytes?: number;
   /** Connections the keep-alive agent opens at most. @default 256 */
   maxSockets?: number;
-  /** Called on each deferral with its status (0: the pool was not reachable), for metrics. @default undefined */
+  /**
+   * Called on each deferral with its status (0: the pool was not reachable; 401 or 403: the pool
+   * refused the credentials, which needs an operator), for metrics and alerts. @default undefined
+   */
   onDeferral?: (status: number, delayMs: number) => void;
 }
 
@@ -187,6 +197,7 @@ export function createPushProcessor(
   const jitter = options.jitter ?? 0.25;
   const maxDeferrals = options.maxDeferrals ?? 10_000;
   const maxAnswerBytes = options.maxAnswerBytes ?? 1_048_576;
+  const authRetryAfterMs = options.authRetryAfterMs ?? 30_000;
 
   /** Moves the job to delayed (not an attempt), or fails it past `maxDeferrals`. */
   const defer = async (
@@ -194,6 +205,7 @@ export function createPushProcessor(
     token: string | undefined,
     status: number,
     header: unknown,
+    fallbackMs = defaultRetryAfterMs,
   ): Promise<never> => {
     // attemptsStarted counts every move to active, deferrals included; attemptsMade, failures.
     const deferrals = job.attemptsStarted - job.attemptsMade;
@@ -203,7 +215,7 @@ export function createPushProcessor(
       );
     }
     const wait = retryAfterMs(typeof header === "string" ? header : null, Date.now()) ??
-      defaultRetryAfterMs;
+      fallbackMs;
     const delay = Math.round(wait * (1 + Math.random() * jitter));
     options.onDeferral?.(status, delay);
     await job.moveToDelayed(Date.now() + delay, token);
@@ -234,6 +246,11 @@ export function createPushProcessor(
     }
     if (response.status === 429 || response.status === 503) {
       return await defer(job, token, response.status, response.headers["retry-after"]);
+    }
+    if (response.status === 401 || response.status === 403) {
+      // The pool does not take this dispatcher's token (rotated on one side only): every job
+      // would fail alike, so all of them wait for the configuration instead.
+      return await defer(job, token, response.status, undefined, authRetryAfterMs);
     }
     const text = response.text;
     if (response.status >= 500) {

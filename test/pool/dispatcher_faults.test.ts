@@ -23,6 +23,7 @@ import {
 import {
   createPushProcessor,
   type PushJobData,
+  type PushProcessorOptions,
 } from "../../examples/bullmq-push/push_processor.ts";
 import { jobIds, readLedger } from "../../examples/bullmq-push/run_burst.ts";
 import { fileServices, skipWithout } from "./_pool_services.ts";
@@ -36,8 +37,10 @@ const shared = fileServices("edgepod-pool-faults-", skip);
 /** A dispatcher on its own queue, with its jobs' ends and deferrals observable. */
 interface Dispatch {
   ids: string[];
-  /** Deferrals so far (429/503 or the pool not reachable). */
+  /** Deferrals so far (429/503, 401/403 or the pool not reachable). */
   deferrals(): number;
+  /** The statuses deferrals were for (0: the pool was not reachable). */
+  deferredStatuses: Set<number>;
   /** Resolves when `done(settled, deferrals)` holds, checked at each settle and deferral. */
   until(done: (settled: number, deferrals: number) => boolean): Promise<void>;
   /** BullMQ's counts, the failed jobs' reasons. */
@@ -56,18 +59,20 @@ async function dispatch(
   name: string,
   poolUrl: string,
   jobs: number,
-  opts: { attempts: number; backoffMs?: number },
+  opts: { attempts: number; backoffMs?: number; processor?: Partial<PushProcessorOptions> },
 ): Promise<Dispatch> {
   const connection = { host: "127.0.0.1", port: shared.redis.port, maxRetriesPerRequest: null };
   const queue = new Queue<PushJobData>(name, { connection });
   let settled = 0;
   let deferred = 0;
+  const deferredStatuses = new Set<number>();
   const waiters = new Set<() => void>();
   const poke = () => waiters.forEach((check) => check());
   const processor = createPushProcessor({
     poolUrl,
     defaultRetryAfterMs: 200,
-    onDeferral: () => (deferred++, poke()),
+    ...opts.processor,
+    onDeferral: (status) => (deferred++, deferredStatuses.add(status), poke()),
   });
   const worker = new Worker<PushJobData>(name, processor, { connection, concurrency: 16 });
   worker.on("completed", () => (settled++, poke()));
@@ -87,6 +92,7 @@ async function dispatch(
   return {
     ids,
     deferrals: () => deferred,
+    deferredStatuses,
     until: (done) =>
       new Promise<void>((resolve) => {
         const check = () => {
@@ -145,6 +151,47 @@ test(
       assert.deepEqual(failed, [], "failed BullMQ jobs");
       assert.equal(counts.completed, 1);
       assert.equal(readLedger(ledger).runs.get(run.ids[0]!), 2, "run again after the cut");
+    } finally {
+      await run.close();
+      await stopAll(services);
+    }
+  },
+);
+
+test(
+  "a pool that refuses the dispatcher's token (rotated on one side only) holds the jobs back until it takes it",
+  { skip, timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const port = await freePort();
+    const ledger = join(shared.dir, "auth.ledger.jsonl");
+    const start = (tokens: string, n: number) =>
+      startPushWorker({
+        runtime: "bun",
+        port,
+        ledger,
+        env: { EDGEPOD_PUSH_TOKENS: tokens },
+        logFile: join(shared.dir, `auth-${n}.log`),
+      });
+    // The pool moved to a new token; this dispatcher still sends the old one.
+    const services: Service[] = [await start("new-token", 0)];
+    const jobs = 10;
+    const run = await dispatch("auth", `http://127.0.0.1:${port}`, jobs, {
+      attempts: 1, // a refusal spent as an attempt would fail every job at once
+      processor: { headers: { authorization: "Bearer old-token" }, authRetryAfterMs: 100 },
+    });
+    try {
+      await run.until((settled, deferrals) => settled === jobs || deferrals >= 3 * jobs);
+      assert.deepEqual([...run.deferredStatuses], [401]);
+      assert.equal((await run.results()).counts.completed, 0);
+      // The operator mends it: the pool takes both tokens while the rotation lasts.
+      await services.pop()!.stop("SIGTERM");
+      services.push(await start("new-token,old-token", 1));
+      await run.until((settled) => settled === jobs);
+      const { counts, failed } = await run.results();
+      assert.deepEqual(failed, [], "failed BullMQ jobs");
+      assert.equal(counts.completed, jobs);
+      const { runs } = readLedger(ledger);
+      assert.deepEqual(run.ids.filter((id) => runs.get(id) !== 1), [], "jobs not run exactly once");
     } finally {
       await run.close();
       await stopAll(services);
