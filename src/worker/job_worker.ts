@@ -556,6 +556,9 @@ export class JobWorker {
   }
 }
 
+/** A released entry's options: nothing of the run's is kept. */
+const RELEASED_OPTIONS: SubmitOptions = Object.freeze({});
+
 const NOT_ABORTED: unique symbol = Symbol("not aborted");
 
 /** A stopped handler returning this long after its stop is reported as ignoring the signal. */
@@ -568,7 +571,8 @@ const LATE_RETURN_WARN_MS = 1000;
  */
 class HeldEntry implements HeldJob {
   readonly job: Job;
-  readonly options: SubmitOptions;
+  /** How it was submitted; let go of once it is delivered ({@linkcode HeldEntry.release}). */
+  options: SubmitOptions;
   /** The job's outcome, once it is settled (it is then delivering, or delivered). */
   outcome?: JobOutcome;
   timer?: ReturnType<typeof setTimeout>;
@@ -670,6 +674,13 @@ class HeldEntry implements HeldJob {
     this.#released = true;
     this.#permit?.release();
     this.#done?.resolve(this.outcome!);
+    // Let go of what only the run needed: the intake's callbacks (and all they hold), the slot,
+    // the promise. A map's old backing store, dead but not yet collected, may still point at
+    // this entry, and would keep all of that alive and promoted until the next full GC: letting
+    // go cut what push mode promotes per request by about a third on Deno.
+    this.options = RELEASED_OPTIONS;
+    this.#permit = undefined;
+    this.#done = undefined;
   }
 }
 
