@@ -165,6 +165,27 @@ test("pull outage: results still undelivered at the drain deadline plus its grac
   assert.deepEqual(report.duplicated, []);
 });
 
+test("pull outage: result posts black-holed at SIGTERM (no answer at all) are each logged by job id at the drain deadline", async () => {
+  await using run = await startPull({
+    handler: "echo",
+    config: { ...FAST, drainTimeoutMs: 0 },
+    env: { FIXTURE_CONCURRENCY: "2" },
+    // The API takes the posts and never answers: the first attempts hang, none fails.
+    setup: (sim) => sim.fault("job-done", { delayMs: 600_000 }, { forMs: OPEN_ENDED }),
+  });
+  const { sim } = run;
+  const ids = sim.enqueueMany([{ id: "hole-1", input: 1 }, { id: "hole-2", input: 2 }]);
+  await sim.waitFor(() => ids.every((id) => attempts(sim, id) >= 1));
+  assert.equal(await within(run.stop(), "the worker to exit"), 1);
+  for (const id of ids) {
+    const failed = lines(run, new RegExp(`${id} \\| Failed to return job results\\.`));
+    assert.equal(failed.length, 1, run.child.stdout);
+  }
+  assert.equal(lines(run, /Worker stopped; 2 results were not delivered\./).length, 1);
+  // The posts were cut by the shutdown, not refused: no outage is announced on the way out.
+  assert.deepEqual(lines(run, /endpoint is failing/), []);
+});
+
 test("pull outage: a total outage (every route refuses connections) loses nothing and the worker recovers by itself", async () => {
   await using holds = await holdRequests();
   await using run = await startPull({

@@ -141,7 +141,12 @@ export class RunPodClient {
   readonly #timeouts: Required<ClientTimeouts>;
   readonly #takeUrls = new Map<number, string>();
   readonly #watched = new Set<
-    { deadline: number; reject: (reason: unknown) => void; controller: AbortController }
+    {
+      deadline: number;
+      reject: (reason: unknown) => void;
+      controller: AbortController;
+      outer?: AbortSignal;
+    }
   >();
   #watchdog?: ReturnType<typeof setInterval>;
   readonly #urls: Partial<Record<"done" | "doneStream" | "stream", (id: string) => string>> = {};
@@ -152,7 +157,7 @@ export class RunPodClient {
   readonly #retrying = new Set<
     { jobId: string; outer?: AbortSignal; controller: AbortController }
   >();
-  /** The delivery signals that abort the retrying posts given them (one listener each). */
+  /** The delivery signals that abort the posts given them, retrying or first (one listener each). */
   readonly #forwarding = new WeakSet<AbortSignal>();
 
   /** @param options HTTP client, endpoints, identity and retry settings. */
@@ -259,21 +264,41 @@ export class RunPodClient {
     outer?: AbortSignal,
   ): Promise<HttpResponse> {
     const controller = new AbortController();
-    const onAbort = outer && (() => controller.abort(outer.reason));
-    if (onAbort) outer.addEventListener("abort", onAbort, { once: true });
+    // No listener of its own on `outer`, which every post shares: #forward's one listener ends it.
+    if (outer) this.#forward(outer);
     return new Promise((resolve, reject) => {
-      const entry = { deadline: performance.now() + timeoutMs, reject, controller };
+      const entry = { deadline: performance.now() + timeoutMs, reject, controller, outer };
       this.#watched.add(entry);
       this.#watchdog ??= setInterval(() => this.#sweep(timeoutMs), WATCHDOG_MS);
       const settled = () => {
         this.#watched.delete(entry);
-        if (onAbort) outer.removeEventListener("abort", onAbort);
       };
       this.#http({ ...request, signal: controller.signal }).then(
         (response) => (settled(), resolve(response)),
         (error) => (settled(), reject(error)),
       );
     });
+  }
+
+  /**
+   * One listener on a delivery signal, shared by every post given it: when it aborts, the posts
+   * retrying under it stop, and their first attempts still in flight are aborted (a black-holed
+   * API at shutdown then ends each post, and its job is reported by id).
+   */
+  #forward(outer: AbortSignal): void {
+    if (this.#forwarding.has(outer)) return;
+    this.#forwarding.add(outer);
+    outer.addEventListener("abort", () => {
+      for (const each of this.#retrying) {
+        if (each.outer === outer) each.controller.abort(outer.reason);
+      }
+      for (const entry of this.#watched) {
+        if (entry.outer !== outer) continue;
+        this.#watched.delete(entry);
+        entry.reject(outer.reason);
+        entry.controller.abort(outer.reason);
+      }
+    }, { once: true });
   }
 
   /** Aborts and rejects the watched posts past their deadline; stops when nothing is watched. */
@@ -521,7 +546,7 @@ export class RunPodClient {
     let failure: Failure;
     try {
       // The common case needs no retry machinery.
-      const response = await this.#sendWatched(request, this.#timeouts.post);
+      const response = await this.#sendWatched(request, this.#timeouts.post, options?.signal);
       if (!isRetryable(response.status)) return this.#answered(ticket, response, 1);
       failure = { response };
     } catch (error) {
@@ -548,14 +573,7 @@ export class RunPodClient {
     const post = { jobId: ticket.jobId, outer, controller: new AbortController() };
     const signal = post.controller.signal;
     if (outer?.aborted) post.controller.abort(outer.reason);
-    else if (outer !== undefined && !this.#forwarding.has(outer)) {
-      this.#forwarding.add(outer);
-      outer.addEventListener("abort", () => {
-        for (const each of this.#retrying) {
-          if (each.outer === outer) each.controller.abort(outer.reason);
-        }
-      }, { once: true });
-    }
+    else if (outer !== undefined) this.#forward(outer);
     if (this.postsStopped(ticket.jobId)) post.controller.abort(new JobStoppedError(ticket.jobId));
     this.#retrying.add(post);
     try {
@@ -582,8 +600,10 @@ export class RunPodClient {
     let failure = first;
     for (let attempts = 1;; attempts++) {
       const what = describeFailure(failure);
-      this.#monitor.failed(ticket, what);
       const stopped = signal.aborted || options?.superseded?.() === true;
+      // An attempt cut short by the stop itself says nothing of the endpoint: no outage line.
+      const cutByStop = signal.aborted && "error" in failure && failure.error === signal.reason;
+      if (!cutByStop) this.#monitor.failed(ticket, what);
       if (stopped || attempts >= maxAttempts) {
         this.#monitor.end(ticket, "abandoned");
         return stoppedOutcome(attempts) ??
