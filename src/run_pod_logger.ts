@@ -8,6 +8,8 @@
 import { LOG_LEVELS, type LogLevel, parseLogLevel } from "./log_level.ts";
 import type { JobLogger, Logger } from "./types.ts";
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 const MAX_MESSAGE = 4096;
 const HALF_MESSAGE = 2048;
 /** Lines buffered before a synchronous flush, so a burst never builds an unbounded buffer. */
@@ -153,7 +155,8 @@ export class RunPodLogger implements Logger {
     if (this.#buffer.length >= FLUSH_AT) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#flushSoon());
+      // Not queueMicrotask(): on Node that makes an AsyncResource per call.
+      RESOLVED.then(() => this.#flushSoon());
     }
   }
 

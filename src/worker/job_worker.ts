@@ -478,9 +478,10 @@ export class JobWorker {
     if (done instanceof Promise) {
       done.then((ended) => this.#settle(entry, ended)).catch((error) => this.#bug(entry, error));
     } else {
-      // A plain value: settled in a microtask (no promise), so the outcome is still delivered
-      // after submit() returns, as intakes expect.
-      queueMicrotask(() => {
+      // A plain value: settled in a microtask, so the outcome is still delivered after submit()
+      // returns, as intakes expect. A resolved promise's `then`, not queueMicrotask(): on Node
+      // that makes an AsyncResource per call and runs the callback through async_hooks.
+      RESOLVED.then(() => {
         try {
           this.#settle(entry, done);
         } catch (error) {
@@ -555,6 +556,8 @@ export class JobWorker {
     });
   }
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A released entry's options: nothing of the run's is kept. */
 const RELEASED_OPTIONS: SubmitOptions = Object.freeze({});
