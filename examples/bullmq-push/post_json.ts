@@ -19,6 +19,12 @@ export interface PostJsonOptions {
   timeoutMs?: number;
   /** The largest answer body read. @default 1_048_576 */
   maxBytes?: number;
+  /**
+   * How long a new connection may take to open. Past it the request fails as not sent
+   * ({@linkcode NotSentError}, code `ETIMEDOUT`): a pool host that vanished or froze drops the
+   * connection attempt, which would otherwise wait for the kernel to give up. @default 10_000
+   */
+  connectTimeoutMs?: number;
   /** The keep-alive agent (one per dispatcher). */
   agent: http.Agent;
 }
@@ -117,7 +123,18 @@ export function postJson(url: URL, body: string, options: PostJsonOptions): Prom
       response.once("error", reject);
     });
     request.once("timeout", () => request.destroy(new Error("The request timed out")));
+    request.once("socket", (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection, open already
+      const timer = setTimeout(
+        () => request.destroy(new NotSentError("ETIMEDOUT")),
+        options.connectTimeoutMs ?? 10_000,
+      );
+      const done = () => clearTimeout(timer);
+      socket.once("connect", done);
+      socket.once("close", done);
+    });
     request.once("error", (error: NodeJS.ErrnoException) => {
+      if (error instanceof NotSentError) return reject(error);
       const code = error.code ?? "";
       reject(NOT_SENT.has(code) ? new NotSentError(code, { cause: error }) : error);
     });

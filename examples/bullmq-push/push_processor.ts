@@ -9,6 +9,7 @@
  * | 200 `FAILED` by `WorkerShutdownError`    | thrown: retried (the worker's drain cut it short)    |
  * | 429 or 503 + `Retry-After`               | delayed by `Retry-After` (not counted as an attempt) |
  * | the pool's address refuses (not sent)    | delayed like a 503 without `Retry-After`             |
+ * | no connection within `connectTimeoutMs`  | the same: nothing was sent                           |
  * | 401 or 403 (a token the pool refuses)    | delayed by `authRetryAfterMs` (not an attempt)       |
  * | other 4xx (400, 413, 422, ...)           | failed at once: a resend would get the same answer   |
  * | 5xx, network error, timeout              | thrown: BullMQ's `attempts`/`backoff` retry it       |
@@ -58,6 +59,8 @@ export interface PushProcessorOptions {
   maxDeferrals?: number;
   /** The largest answer body read; a larger one is a failed request (retried). @default 1_048_576 */
   maxAnswerBytes?: number;
+  /** How long opening a connection to the pool may take; past it the job is deferred. @default 10_000 */
+  connectTimeoutMs?: number;
   /** Connections the keep-alive agent opens at most. @default 256 */
   maxSockets?: number;
   /**
@@ -238,6 +241,7 @@ export function createPushProcessor(
         // Past the worker's own TIMED_OUT answer: a resend of a job still running would run it twice.
         timeoutMs: Math.max(requestTimeoutMs, (job.data.policy?.executionTimeout ?? 0) + 10_000),
         maxBytes: maxAnswerBytes,
+        connectTimeoutMs: options.connectTimeoutMs,
       });
     } catch (error) {
       // Nothing was sent (the pool's address refused): an outage, not a failed attempt.
