@@ -121,6 +121,16 @@ async function dispatch(
   };
 }
 
+/** Waits for every job of `run` to end, then checks each completed and ran exactly once. */
+async function allCompletedOnce(run: Dispatch, ledger: string): Promise<void> {
+  await run.until((settled) => settled === run.ids.length);
+  const { counts, failed } = await run.results();
+  assert.deepEqual(failed, [], "failed BullMQ jobs");
+  assert.equal(counts.completed, run.ids.length);
+  const { runs } = readLedger(ledger);
+  assert.deepEqual(run.ids.filter((id) => runs.get(id) !== 1), [], "jobs not run exactly once");
+}
+
 test(
   "a job cut short by a push worker's drain deadline (SIGTERM during a long job) is retried, not failed",
   { skip, timeout: TEST_TIMEOUT_MS },
@@ -186,12 +196,7 @@ test(
       // The operator mends it: the pool takes both tokens while the rotation lasts.
       await services.pop()!.stop("SIGTERM");
       services.push(await start("new-token,old-token", 1));
-      await run.until((settled) => settled === jobs);
-      const { counts, failed } = await run.results();
-      assert.deepEqual(failed, [], "failed BullMQ jobs");
-      assert.equal(counts.completed, jobs);
-      const { runs } = readLedger(ledger);
-      assert.deepEqual(run.ids.filter((id) => runs.get(id) !== 1), [], "jobs not run exactly once");
+      await allCompletedOnce(run, ledger);
     } finally {
       await run.close();
       await stopAll(services);
@@ -223,12 +228,7 @@ test(
           logFile: join(shared.dir, "down.log"),
         }),
       );
-      await run.until((settled) => settled === jobs);
-      const { counts, failed } = await run.results();
-      assert.deepEqual(failed, [], "failed BullMQ jobs");
-      assert.equal(counts.completed, jobs);
-      const { runs } = readLedger(ledger);
-      assert.deepEqual(run.ids.filter((id) => runs.get(id) !== 1), [], "jobs not run exactly once");
+      await allCompletedOnce(run, ledger);
     } finally {
       await run.close();
       await stopAll(services);
