@@ -11,6 +11,7 @@ import { fetchClient, type HttpClient } from "../http_client.ts";
 import type { WorkerInfo } from "../job_result.ts";
 import { type LimitedBody, readBodyLimited } from "../push/body_limit.ts";
 import { json } from "../worker/json_response.ts";
+import { promisedFetch } from "../worker/promised_fetch.ts";
 import { parseSubmission } from "../push/push_submission.ts";
 import { RunPodLogger } from "../run_pod_logger.ts";
 import { JobWorker } from "../worker/job_worker.ts";
@@ -204,16 +205,7 @@ export function devAppFor(parts: DevAppParts): DevApp {
     logger.error(`Dev API request failed: ${error instanceof Error ? error.stack : String(error)}`);
     return json(500, { error: "Internal error" });
   });
-  // Not an async function (each async frame a request passes costs), and still a promise.
-  const fetch = (request: Request): Promise<Response> => {
-    try {
-      const answer = app.fetch(request);
-      return answer instanceof Promise ? answer : Promise.resolve(answer);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  };
-  return { fetch, app, worker };
+  return { fetch: promisedFetch((request: Request) => app.fetch(request)), app, worker };
 }
 
 /** `?wait=` as ms within 0..{@linkcode MAX_WAIT_MS}, or the 400 answer. */

@@ -270,9 +270,7 @@ export class RunPodClient {
       const entry = { deadline: performance.now() + timeoutMs, reject, controller, outer };
       this.#watched.add(entry);
       this.#watchdog ??= setInterval(() => this.#sweep(timeoutMs), WATCHDOG_MS);
-      const settled = () => {
-        this.#watched.delete(entry);
-      };
+      const settled = () => this.#watched.delete(entry);
       this.#http({ ...request, signal: controller.signal }).then(
         (response) => (settled(), resolve(response)),
         (error) => (settled(), reject(error)),

@@ -18,6 +18,7 @@ import { type LimitedBody, readBodyLimited } from "./body_limit.ts";
 import { prometheusMetrics, type RejectReason } from "./prometheus_metrics.ts";
 import { type KeepAlive, PushJobs, type ReplyMode } from "./push_jobs.ts";
 import { json } from "../worker/json_response.ts";
+import { promisedFetch } from "../worker/promised_fetch.ts";
 import { ResultStore } from "../worker/result_store.ts";
 import { checkOidcOptions } from "./_oidc_token.ts";
 import {
@@ -290,19 +291,9 @@ export function pushAppFor(parts: PushAppParts): PushApp {
     return json(500, { error: "Internal error" });
   });
   return {
-    // Not an async function (each async frame a submission passes costs), and still a promise.
-    fetch: (request, env, ctx) => {
-      try {
-        const answer = app.fetch(
-          request,
-          env,
-          (ctx ?? NO_EXECUTION_CONTEXT) as HonoExecutionContext,
-        );
-        return answer instanceof Promise ? answer : Promise.resolve(answer);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
+    fetch: promisedFetch((request: Request, env?: unknown, ctx?: PushExecutionContext) =>
+      app.fetch(request, env, (ctx ?? NO_EXECUTION_CONTEXT) as HonoExecutionContext)
+    ),
     app,
     worker,
     config,
